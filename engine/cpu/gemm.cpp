@@ -1,0 +1,315 @@
+// SGEMM driver: ISA selection, GotoBLAS-style cache blocking and packing around the micro-kernels of
+// gemm_avx512.cpp / gemm_avx2.cpp / gemm_generic.cpp, and the split of C between OpenMP threads.
+#include "engine/cpu/gemm.h"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+#include <stdexcept>
+#include <string>
+
+#include "engine/cpu/gemm_arch.h"
+
+namespace dismax::cpu {
+namespace {
+
+using detail::GemmArch;
+using detail::MicroKernel;
+using detail::PrefetchCursor;
+
+int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+int64_t round_up(int64_t a, int64_t b) { return ceil_div(a, b) * b; }
+
+// ---------------------------------------------------------------------------------------------------
+// ISA selection
+
+const GemmArch* arch_of(GemmIsa isa) {
+  switch (isa) {
+    case GemmIsa::avx512: return detail::gemm_arch_avx512();
+    case GemmIsa::avx2: return detail::gemm_arch_avx2();
+    case GemmIsa::generic: return detail::gemm_arch_generic();
+  }
+  return nullptr;
+}
+
+bool cpu_has(GemmIsa isa) {
+#if (defined(__x86_64__) || defined(_M_X64)) && (defined(__GNUC__) || defined(__clang__))
+  switch (isa) {
+    case GemmIsa::avx512:
+      return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+             __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl") &&
+             __builtin_cpu_supports("fma");
+    case GemmIsa::avx2: return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    case GemmIsa::generic: return true;
+  }
+  return false;
+#else
+  return isa == GemmIsa::generic;
+#endif
+}
+
+GemmIsa best_isa() {
+  for (GemmIsa isa : {GemmIsa::avx512, GemmIsa::avx2}) {
+    if (gemm_isa_supported(isa)) return isa;
+  }
+  return GemmIsa::generic;
+}
+
+void require_supported(GemmIsa isa, const char* origin) {
+  if (!gemm_isa_supported(isa)) {
+    throw std::runtime_error(std::string("dismax sgemm: ") + origin + " asks for the " + gemm_isa_name(isa) +
+                             " path, which this CPU (or this build) does not support");
+  }
+}
+
+GemmIsa isa_from_env() {
+  const char* env = std::getenv("DISMAX_GEMM_ISA");
+  if (env == nullptr || *env == '\0' || std::strcmp(env, "auto") == 0) return best_isa();
+  for (GemmIsa isa : {GemmIsa::avx512, GemmIsa::avx2, GemmIsa::generic}) {
+    if (std::strcmp(env, gemm_isa_name(isa)) == 0) {
+      require_supported(isa, "DISMAX_GEMM_ISA");
+      return isa;
+    }
+  }
+  throw std::runtime_error(std::string("dismax sgemm: DISMAX_GEMM_ISA='") + env +
+                           "' is not one of avx512, avx2, generic, auto");
+}
+
+constexpr int kIsaUnset = -1;
+std::atomic<int> g_isa{kIsaUnset};
+
+const GemmArch& current_arch() { return *arch_of(gemm_isa()); }
+
+// ---------------------------------------------------------------------------------------------------
+// Packing buffers: one pair per thread, grown on demand, 64-byte aligned.
+
+class PackBuffer {
+ public:
+  PackBuffer() = default;
+  PackBuffer(const PackBuffer&) = delete;
+  PackBuffer& operator=(const PackBuffer&) = delete;
+  ~PackBuffer() { release(); }
+
+  float* get(int64_t floats) {
+    const size_t bytes = static_cast<size_t>(floats) * sizeof(float);
+    if (bytes > capacity_) {
+      release();
+      data_ = static_cast<float*>(::operator new(bytes, std::align_val_t(kAlign)));
+      capacity_ = bytes;
+    }
+    return data_;
+  }
+
+ private:
+  static constexpr size_t kAlign = 64;
+  void release() {
+    if (data_ != nullptr) ::operator delete(data_, std::align_val_t(kAlign));
+    data_ = nullptr;
+    capacity_ = 0;
+  }
+  float* data_ = nullptr;
+  size_t capacity_ = 0;
+};
+
+thread_local PackBuffer t_pack_a;
+thread_local PackBuffer t_pack_b;
+
+// ---------------------------------------------------------------------------------------------------
+// Single-threaded blocked GEMM on one block of C.
+
+// Block size no larger than `target` that splits `total` into equal parts, rounded up to `multiple`.
+int64_t balanced_block(int64_t total, int64_t target, int64_t multiple) {
+  const int64_t parts = ceil_div(total, target);
+  return round_up(ceil_div(total, parts), multiple);
+}
+
+// Prefetch region for the source of a K x N block of B at (p0, j0), when B rows or columns are contiguous.
+PrefetchCursor source_region(const MatView& B, int64_t p0, int64_t j0, int64_t kc, int64_t nc) {
+  PrefetchCursor r;
+  int64_t rows = 0;
+  if (B.col_stride == 1) {
+    r.row = reinterpret_cast<const char*>(B.data + p0 * B.row_stride + j0);
+    rows = kc;
+    r.row_bytes = nc * int64_t(sizeof(float));
+    r.stride = B.row_stride * int64_t(sizeof(float));
+  } else if (B.row_stride == 1) {
+    r.row = reinterpret_cast<const char*>(B.data + p0 + j0 * B.col_stride);
+    rows = nc;
+    r.row_bytes = kc * int64_t(sizeof(float));
+    r.stride = B.col_stride * int64_t(sizeof(float));
+  }
+  r.lines_left = rows * ceil_div(r.row_bytes, 64);
+  return r;
+}
+
+// Loop order (outer to inner): N panels of nc columns, K panels of kc, then one A sliver of at most mr rows
+// at a time (packed right before use, so it sits in L1) swept across the packed B panel (in L2), which
+// the micro-kernels read sequentially. C is therefore written row-block by row-block, streaming along N.
+void gemm_serial(const GemmArch& arch, int64_t M, int64_t N, int64_t K, float alpha, MatView A, MatView B,
+                 float beta, float* c, int64_t ldc) {
+  const int mr = arch.mr, nr = arch.nr;
+  static const int64_t tune_kc = getenv("TKC") ? atol(getenv("TKC")) : 0;
+  static const int64_t tune_nc = getenv("TNC") ? atol(getenv("TNC")) : 0;
+  const int64_t kc = balanced_block(K, tune_kc ? tune_kc : arch.kc, 1);
+  const int64_t nc = balanced_block(N, tune_nc ? tune_nc : arch.nc, nr);
+  // Slivers of A get equal heights (e.g. 64 rows as 13+13+13+13+12 rather than 14+14+14+14+8).
+  const int64_t slivers = ceil_div(M, mr);
+  float* pack_a = t_pack_a.get(mr * kc);
+  float* pack_b = t_pack_b.get(kc * nc);
+
+  for (int64_t j0 = 0; j0 < N; j0 += nc) {
+    const int64_t nb = std::min(nc, N - j0);
+    for (int64_t p0 = 0; p0 < K; p0 += kc) {
+      const int64_t kb = std::min(kc, K - p0);
+      for (int64_t j = 0; j < nb; j += nr) {
+        arch.pack(pack_b + j * kb, nr, B.data + p0 * B.row_stride + (j0 + j) * B.col_stride, B.col_stride,
+                  B.row_stride, std::min<int64_t>(nr, nb - j), kb);
+      }
+
+      // Prefetch the source of the next B panel while this one is being used.
+      PrefetchCursor pf;
+      if (p0 + kc < K) {
+        pf = source_region(B, p0 + kc, j0, std::min(kc, K - p0 - kc), nb);
+      } else if (j0 + nc < N) {
+        pf = source_region(B, 0, j0 + nc, std::min(kc, K), std::min(nc, N - j0 - nc));
+      }
+      int64_t calls_left = slivers * ceil_div(nb, nr);
+
+      const float beta_eff = p0 == 0 ? beta : 1.0f;
+      for (int64_t q = 0; q < slivers; ++q) {
+        const int64_t i0 = q * M / slivers, m = (q + 1) * M / slivers - i0;
+        arch.pack(pack_a, mr, A.data + i0 * A.row_stride + p0 * A.col_stride, A.row_stride, A.col_stride, m, kb);
+        const MicroKernel full = arch.kernel(int(m), nr);
+        for (int64_t j = 0; j < nb; j += nr) {
+          const int n = int(std::min<int64_t>(nr, nb - j));
+          pf.budget = ceil_div(pf.lines_left, calls_left);
+          --calls_left;
+          const MicroKernel kernel = n == nr ? full : arch.kernel(int(m), n);
+          kernel(kb, pack_a, pack_b + j * kb, c + i0 * ldc + j0 + j, ldc, alpha, beta_eff, n, &pf);
+        }
+      }
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Threading: C is cut into a tm x tn grid of blocks of whole micro-tiles, one per thread. Each thread
+// packs the parts of A and B its block needs, so threads never wait on each other; the grid shape is
+// the one with the least estimated time (work of the biggest block plus its packing traffic).
+
+struct Grid {
+  int tm = 1, tn = 1;
+};
+
+Grid choose_grid(const GemmArch& arch, int64_t M, int64_t N, int64_t K, int threads) {
+  const int64_t m_tiles = ceil_div(M, arch.mr), n_tiles = ceil_div(N, arch.nr);
+  Grid best;
+  double best_cost = -1;
+  for (int tm = 1; tm <= threads; ++tm) {
+    if (threads % tm != 0) continue;
+    const int tn = threads / tm;
+    if (tm > m_tiles || tn > n_tiles) continue;
+    const double m = double(ceil_div(m_tiles, tm) * arch.mr), n = double(ceil_div(n_tiles, tn) * arch.nr);
+    // A packed element costs about as much as 40 multiply-adds (memory-bound packing vs. FMA peak).
+    const double packed = m * double(K) * double(ceil_div(int64_t(n), arch.nc)) + n * double(K);
+    const double cost = m * n * double(K) + 40.0 * packed;
+    if (best_cost < 0 || cost < best_cost) {
+      best_cost = cost;
+      best = {tm, tn};
+    }
+  }
+  return best;
+}
+
+void scale_c(int64_t M, int64_t N, float beta, float* c, int64_t ldc) {
+  if (beta == 1.0f) return;
+  for (int64_t i = 0; i < M; ++i) {
+    float* row = c + i * ldc;
+    if (beta == 0.0f) {
+      std::fill(row, row + N, 0.0f);
+    } else {
+      for (int64_t j = 0; j < N; ++j) row[j] *= beta;
+    }
+  }
+}
+
+constexpr int64_t kMinParallelWork = int64_t(64) * 64 * 64;
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------------
+
+bool gemm_isa_supported(GemmIsa isa) { return arch_of(isa) != nullptr && cpu_has(isa); }
+
+const char* gemm_isa_name(GemmIsa isa) {
+  switch (isa) {
+    case GemmIsa::generic: return "generic";
+    case GemmIsa::avx2: return "avx2";
+    case GemmIsa::avx512: return "avx512";
+  }
+  return "unknown";
+}
+
+GemmIsa gemm_isa() {
+  int isa = g_isa.load(std::memory_order_acquire);
+  if (isa == kIsaUnset) {
+    const int resolved = static_cast<int>(isa_from_env());
+    // Another thread may have resolved (or forced) it meanwhile; keep whichever came first.
+    if (g_isa.compare_exchange_strong(isa, resolved, std::memory_order_acq_rel)) isa = resolved;
+  }
+  return static_cast<GemmIsa>(isa);
+}
+
+void set_gemm_isa(GemmIsa isa) {
+  require_supported(isa, "set_gemm_isa");
+  g_isa.store(static_cast<int>(isa), std::memory_order_release);
+}
+
+void sgemm(int64_t M, int64_t N, int64_t K, float alpha, MatView A, MatView B, float beta, float* c,
+           int64_t ldc) {
+  if (M < 0 || N < 0 || K < 0) throw std::invalid_argument("dismax sgemm: negative matrix size");
+  if (M == 0 || N == 0) return;
+  if (K == 0 || alpha == 0.0f) {
+    scale_c(M, N, beta, c, ldc);
+    return;
+  }
+  const GemmArch& arch = current_arch();
+
+  int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
+  if (M * N * K < kMinParallelWork) threads = 1;
+  const Grid grid = threads > 1 ? choose_grid(arch, M, N, K, threads) : Grid{};
+  if (grid.tm * grid.tn == 1) {
+    gemm_serial(arch, M, N, K, alpha, A, B, beta, c, ldc);
+    return;
+  }
+  const int64_t m_tiles = ceil_div(M, arch.mr), n_tiles = ceil_div(N, arch.nr);
+#pragma omp parallel num_threads(grid.tm * grid.tn)
+  {
+    const int t = omp_get_thread_num();
+    if (t < grid.tm * grid.tn) {
+      const int ti = t / grid.tn, tj = t % grid.tn;
+      const int64_t i0 = std::min(M, m_tiles * ti / grid.tm * arch.mr);
+      const int64_t i1 = std::min(M, m_tiles * (ti + 1) / grid.tm * arch.mr);
+      const int64_t j0 = std::min(N, n_tiles * tj / grid.tn * arch.nr);
+      const int64_t j1 = std::min(N, n_tiles * (tj + 1) / grid.tn * arch.nr);
+      if (i0 < i1 && j0 < j1) {
+        const MatView a{A.data + i0 * A.row_stride, A.row_stride, A.col_stride};
+        const MatView b{B.data + j0 * B.col_stride, B.row_stride, B.col_stride};
+        gemm_serial(arch, i1 - i0, j1 - j0, K, alpha, a, b, beta, c + i0 * ldc + j0, ldc);
+      }
+    }
+  }
+}
+
+void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* a,
+           int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
+  const MatView A = trans_a ? MatView{a, 1, lda} : MatView{a, lda, 1};
+  const MatView B = trans_b ? MatView{b, 1, ldb} : MatView{b, ldb, 1};
+  sgemm(M, N, K, alpha, A, B, beta, c, ldc);
+}
+
+}  // namespace dismax::cpu

@@ -1,0 +1,59 @@
+// Internal to the GEMM: what an ISA-specific translation unit (gemm_avx512.cpp, gemm_avx2.cpp,
+// gemm_generic.cpp) hands to the blocked driver in gemm.cpp: block sizes, a packing routine and the
+// register-blocked micro-kernels.
+#pragma once
+
+#include <cstdint>
+
+namespace dismax::cpu::detail {
+
+// Software prefetch of the source of the next B panel, spread over the micro-kernel calls of the current
+// one so that its memory reads overlap with computation. The source is `rows` rows of `row_bytes`
+// contiguous bytes, `stride` bytes apart; micro-kernels issue one line per few k steps and advance it.
+struct PrefetchCursor {
+  const char* row = nullptr;
+  int64_t col = 0;        // byte offset of the next line within `row`
+  int64_t row_bytes = 0;
+  int64_t stride = 0;
+  int64_t budget = 0;     // lines the current micro-kernel call may still issue
+  int64_t lines_left = 0; // lines left in the whole region
+
+  const char* next_line() {
+    const char* p = row + col;
+    col += 64;
+    if (col >= row_bytes) {
+      col = 0;
+      row += stride;
+    }
+    --budget;
+    --lines_left;
+    return p;
+  }
+};
+
+// Computes C[0:m, 0:n] = alpha * Apack * Bpack + beta * C over kc steps, for m <= mr and n <= nr.
+// a holds kc groups of mr floats (one column of the mr-row sliver each), b kc groups of nr floats.
+// beta == 0 never reads C.
+using MicroKernel = void (*)(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, float alpha,
+                             float beta, int n, PrefetchCursor* pf);
+
+// Packs a w-wide sliver: dst[k * w + i] = src[i * s_i + k * s_k] for i < r, zero for r <= i < w,
+// k < kc. Used for A slivers (w = mr, s_i = row stride, s_k = column stride) and B slivers (w = nr,
+// s_i = column stride, s_k = row stride).
+using PackFn = void (*)(float* dst, int w, const float* src, int64_t s_i, int64_t s_k, int64_t r, int64_t kc);
+
+struct GemmArch {
+  const char* name;
+  int mr, nr;             // micro-tile: mr rows of C by nr columns (nr is a multiple of the vector width)
+  int64_t kc, nc;         // cache blocks: depth of a packed panel, columns of B per packed panel
+  PackFn pack;
+  MicroKernel (*kernel)(int m, int n);  // kernel for an m x n tile, 1 <= m <= mr, 1 <= n <= nr
+};
+
+// Each returns nullptr when the path was not compiled in (non-x86 builds); CPU support is checked by the
+// caller.
+const GemmArch* gemm_arch_avx512();
+const GemmArch* gemm_arch_avx2();
+const GemmArch* gemm_arch_generic();
+
+}  // namespace dismax::cpu::detail

@@ -1,0 +1,39 @@
+// Reading and writing the safetensors format (an 8-byte little-endian header length, a JSON header
+// mapping each name to dtype, shape and data_offsets plus a "__metadata__" string map, then the raw
+// little-endian data). Files written by Python's safetensors (PyTorch) load here and vice versa.
+#pragma once
+
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "engine/tensor.h"
+
+namespace dismax {
+
+struct TensorFile {
+  std::vector<std::pair<std::string, Tensor>> tensors;  // in file order (sorted by offset)
+  std::map<std::string, std::string> metadata;
+
+  bool contains(const std::string& name) const;
+  // The named tensor; throws naming the file and the tensor when it is missing.
+  const Tensor& at(const std::string& name) const;
+  std::string source;  // path it was read from
+};
+
+// Reads and validates the whole file into host tensors. Any inconsistency (truncation, bad JSON, an
+// unknown dtype, offsets outside the data or not matching the shape) throws dismax::Error naming the file
+// and, where it applies, the tensor.
+TensorFile load_safetensors(const std::string& path);
+
+// Writes tensors (any device; copied to the host) and metadata atomically: a temporary file in the same
+// folder is written, flushed to disk and renamed over `path`, so an interrupted save never leaves a
+// damaged file behind.
+void save_safetensors(const std::string& path, const std::vector<std::pair<std::string, Tensor>>& tensors,
+                      const std::map<std::string, std::string>& metadata = {});
+
+// Writes `bytes` to `path` atomically (temporary file, fsync, rename, fsync of the folder).
+void write_file_atomically(const std::string& path, const std::string& bytes);
+
+}  // namespace dismax

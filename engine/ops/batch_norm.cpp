@@ -1,0 +1,58 @@
+#include "engine/ops/op_support.h"
+
+namespace dismax {
+
+Tensor batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tensor running_mean, Tensor running_var,
+                  bool training, double momentum, double eps) {
+  check_defined("batch_norm", x, "input");
+  DISMAX_CHECK(x.dim() >= 2, "batch_norm: input must be (N, C) or (N, C, ...), got ", x.describe());
+  check_float_operands("batch_norm", {&x, &gamma, &beta, &running_mean, &running_var});
+  const int64_t C = x.size(1);
+  for (const auto& [t, what] : {std::pair<const Tensor*, const char*>{&gamma, "weight"}, {&beta, "bias"},
+                                {&running_mean, "running_mean"}, {&running_var, "running_var"}}) {
+    if (t->defined())
+      DISMAX_CHECK(t->dim() == 1 && t->size(0) == C, "batch_norm: ", what, " ", shape_str(t->sizes()),
+                   " does not match ", C, " channels of input ", shape_str(x.sizes()));
+  }
+  DISMAX_CHECK(training || (running_mean.defined() && running_var.defined()),
+               "batch_norm: evaluation mode needs running_mean and running_var");
+  DISMAX_CHECK(eps > 0.0, "batch_norm: eps must be > 0, got ", eps);
+  const Tensor xc = x.contiguous().detach();
+  const Tensor g = gamma.defined() ? gamma.detach() : Tensor(), b = beta.defined() ? beta.detach() : Tensor();
+  Tensor y = Tensor::empty(x.sizes(), options_of(x));
+  Tensor mean, invstd;
+  if (training) {
+    mean = Tensor::empty({C}, options_of(x));
+    invstd = Tensor::empty({C}, options_of(x));
+    Tensor rm = running_mean.defined() ? running_mean.detach() : Tensor();
+    Tensor rv = running_var.defined() ? running_var.detach() : Tensor();
+    DISMAX_CHECK(!rm.defined() || rm.is_contiguous(), "batch_norm: running_mean must be contiguous");
+    DISMAX_CHECK(!rv.defined() || rv.is_contiguous(), "batch_norm: running_var must be contiguous");
+    DISMAX_KERNEL(x.device(), batch_norm_forward_train)(xc, g, b, rm, rv, momentum, eps, y, mean, invstd);
+    if (rm.defined()) rm.storage()->bump_version();
+    if (rv.defined()) rv.storage()->bump_version();
+  } else {
+    const Tensor rm = running_mean.detach().contiguous(), rv = running_var.detach().contiguous();
+    DISMAX_KERNEL(x.device(), batch_norm_forward_eval)(xc, g, b, rm, rv, eps, y);
+    if (any_requires_grad({&x, &gamma, &beta})) {
+      NoGradGuard guard;
+      mean = rm.clone();
+      invstd = pow(affine(rv, 1.0, eps), -0.5);
+    }
+  }
+  record_if_needed("batch_norm", {&x, &gamma, &beta}, {&y}, [&] {
+    return [sx = SavedTensor(xc), sg = SavedTensor(g), mean, invstd, training](const std::vector<Tensor>& grads,
+                                                                                const Node& self) {
+      const Tensor& xv = sx.unpack(self);
+      Tensor gx = self.needs_input_grad(0) ? Tensor::empty_like(xv) : Tensor();
+      Tensor gg = self.needs_input_grad(1) ? Tensor::empty_like(mean) : Tensor();
+      Tensor gb = self.needs_input_grad(2) ? Tensor::empty_like(mean) : Tensor();
+      DISMAX_KERNEL(xv.device(), batch_norm_backward)(grads[0], xv, sg.unpack(self), mean, invstd, training, gx, gg,
+                                                      gb);
+      return std::vector<Tensor>{gx, gg, gb};
+    };
+  });
+  return y;
+}
+
+}  // namespace dismax

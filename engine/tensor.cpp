@@ -1,0 +1,335 @@
+#include "engine/tensor.h"
+
+#include <cmath>
+#include <cstring>
+#include <iomanip>
+#include <ostream>
+
+#include "engine/autograd/node.h"
+#include "engine/generator.h"
+#include "engine/kernels.h"
+#include "engine/ops.h"
+
+namespace dismax {
+
+// ---- creation
+
+Tensor Tensor::empty(const Shape& shape, TensorOptions options) {
+  for (int64_t s : shape) DISMAX_CHECK(s >= 0, "empty: negative dimension in shape ", shape_str(shape));
+  DISMAX_CHECK(options.dtype() != DType::Float16 && options.dtype() != DType::BFloat16,
+               "tensors of dtype ", dtype_name(options.dtype()), " are not supported yet");
+  auto impl = std::make_shared<TensorImpl>();
+  impl->storage = std::make_shared<Storage>(shape_numel(shape) * dtype_size(options.dtype()), options.device());
+  impl->sizes = shape;
+  impl->strides = contiguous_strides(shape);
+  impl->dtype = options.dtype();
+  Tensor t(std::move(impl));
+  if (options.requires_grad()) t.set_requires_grad(true);
+  return t;
+}
+
+Tensor Tensor::full(const Shape& shape, double value, TensorOptions options) {
+  Tensor t = empty(shape, options.requires_grad(false));
+  DISMAX_KERNEL(t.device(), fill)(t, value);
+  if (options.requires_grad()) t.set_requires_grad(true);
+  return t;
+}
+
+Tensor Tensor::zeros(const Shape& shape, TensorOptions options) { return full(shape, 0.0, options); }
+Tensor Tensor::ones(const Shape& shape, TensorOptions options) { return full(shape, 1.0, options); }
+Tensor Tensor::scalar(double value, TensorOptions options) { return full({}, value, options); }
+
+Tensor Tensor::arange(int64_t n, TensorOptions options) {
+  std::vector<double> values(static_cast<size_t>(std::max<int64_t>(n, 0)));
+  for (int64_t i = 0; i < n; ++i) values[i] = static_cast<double>(i);
+  return from_vector(values, {n}, DType::Float64).to(options.dtype()).to(options.device());
+}
+
+Tensor Tensor::rand(const Shape& shape, Generator& gen, TensorOptions options) {
+  Tensor t = empty(shape, options.requires_grad(false));
+  DISMAX_KERNEL(t.device(), uniform)(t, gen, 0.0, 1.0);
+  if (options.requires_grad()) t.set_requires_grad(true);
+  return t;
+}
+
+Tensor Tensor::randn(const Shape& shape, Generator& gen, TensorOptions options) {
+  Tensor t = empty(shape, options.requires_grad(false));
+  DISMAX_KERNEL(t.device(), normal)(t, gen, 0.0, 1.0);
+  if (options.requires_grad()) t.set_requires_grad(true);
+  return t;
+}
+
+template <class T>
+Tensor Tensor::from_vector(const std::vector<T>& values, const Shape& shape, TensorOptions options) {
+  DISMAX_CHECK(static_cast<int64_t>(values.size()) == shape_numel(shape), "from_vector: ", values.size(),
+               " values do not fill shape ", shape_str(shape));
+  Tensor host = empty(shape, dtype_of<T>);
+  if (!values.empty()) std::memcpy(host.raw_data(), values.data(), values.size() * sizeof(T));
+  Tensor t = options.device().is_cpu() ? host : host.to(options.device());
+  if (options.requires_grad()) t.set_requires_grad(true);
+  return t;
+}
+template Tensor Tensor::from_vector(const std::vector<float>&, const Shape&, TensorOptions);
+template Tensor Tensor::from_vector(const std::vector<double>&, const Shape&, TensorOptions);
+template Tensor Tensor::from_vector(const std::vector<int64_t>&, const Shape&, TensorOptions);
+template Tensor Tensor::from_vector(const std::vector<uint8_t>&, const Shape&, TensorOptions);
+
+Tensor Tensor::empty_like(const Tensor& t) { return empty(t.sizes(), TensorOptions(t.dtype()).device(t.device())); }
+Tensor Tensor::zeros_like(const Tensor& t) { return zeros(t.sizes(), TensorOptions(t.dtype()).device(t.device())); }
+Tensor Tensor::ones_like(const Tensor& t) { return ones(t.sizes(), TensorOptions(t.dtype()).device(t.device())); }
+
+Tensor make_view(const Tensor& base, Shape sizes, Shape strides, int64_t offset) {
+  auto impl = std::make_shared<TensorImpl>();
+  impl->storage = base.storage();
+  impl->sizes = std::move(sizes);
+  impl->strides = std::move(strides);
+  impl->offset = offset;
+  impl->dtype = base.dtype();
+  return Tensor(std::move(impl));
+}
+
+// ---- metadata
+
+void Tensor::check_defined(const char* what) const {
+  DISMAX_CHECK(impl_ != nullptr, what, ": the tensor is undefined");
+}
+const Shape& Tensor::sizes() const { check_defined("sizes"); return impl_->sizes; }
+const Shape& Tensor::strides() const { check_defined("strides"); return impl_->strides; }
+int64_t Tensor::size(int64_t d) const { return sizes()[wrap_dim(d, dim(), "size")]; }
+int64_t Tensor::stride(int64_t d) const { return strides()[wrap_dim(d, dim(), "stride")]; }
+int64_t Tensor::dim() const { return static_cast<int64_t>(sizes().size()); }
+int64_t Tensor::numel() const { return shape_numel(sizes()); }
+int64_t Tensor::storage_offset() const { check_defined("storage_offset"); return impl_->offset; }
+DType Tensor::dtype() const { check_defined("dtype"); return impl_->dtype; }
+Device Tensor::device() const { check_defined("device"); return impl_->storage->device(); }
+const std::shared_ptr<Storage>& Tensor::storage() const { check_defined("storage"); return impl_->storage; }
+
+bool Tensor::is_contiguous() const {
+  int64_t expected = 1;
+  for (size_t i = impl_->sizes.size(); i-- > 0;) {
+    if (impl_->sizes[i] == 1) continue;
+    if (impl_->strides[i] != expected) return false;
+    expected *= impl_->sizes[i];
+  }
+  return true;
+}
+
+std::string Tensor::describe() const {
+  if (!defined()) return "undefined";
+  return std::string(dtype_name(dtype())) + shape_str(sizes()) + " on " + device().str();
+}
+
+// ---- data access
+
+void* Tensor::raw_data() const {
+  check_defined("data");
+  return static_cast<char*>(impl_->storage->data()) + impl_->offset * static_cast<int64_t>(itemsize());
+}
+
+template <class T>
+T* Tensor::data() const {
+  DISMAX_CHECK(dtype() == dtype_of<T>, "data<", dtype_name(dtype_of<T>), ">: tensor is ", describe());
+  DISMAX_CHECK(device().is_cpu(), "data<>: host access to ", describe(), "; copy it with .to(Device::cpu())");
+  return static_cast<T*>(raw_data());
+}
+template float* Tensor::data<float>() const;
+template double* Tensor::data<double>() const;
+template int64_t* Tensor::data<int64_t>() const;
+template uint8_t* Tensor::data<uint8_t>() const;
+
+template <class T>
+std::vector<T> Tensor::to_vector() const {
+  Tensor host = device().is_cpu() ? *this : to(Device::cpu());
+  host = host.to(dtype_of<T>).contiguous();
+  const T* p = host.data<T>();
+  return std::vector<T>(p, p + host.numel());
+}
+template std::vector<float> Tensor::to_vector() const;
+template std::vector<double> Tensor::to_vector() const;
+template std::vector<int64_t> Tensor::to_vector() const;
+template std::vector<uint8_t> Tensor::to_vector() const;
+
+template <class T>
+T Tensor::item() const {
+  DISMAX_CHECK(numel() == 1, "item: expected one element, got ", describe());
+  return to_vector<T>()[0];
+}
+template float Tensor::item() const;
+template double Tensor::item() const;
+template int64_t Tensor::item() const;
+
+// ---- views and copies
+
+Tensor Tensor::view(const Shape& shape) const { return dismax::view(*this, shape); }
+Tensor Tensor::reshape(const Shape& shape) const { return dismax::reshape(*this, shape); }
+Tensor Tensor::narrow(int64_t d, int64_t start, int64_t length) const { return dismax::narrow(*this, d, start, length); }
+Tensor Tensor::select(int64_t d, int64_t index) const { return dismax::select(*this, d, index); }
+Tensor Tensor::transpose(int64_t d0, int64_t d1) const { return dismax::transpose(*this, d0, d1); }
+Tensor Tensor::permute(const std::vector<int64_t>& dims) const { return dismax::permute(*this, dims); }
+Tensor Tensor::unsqueeze(int64_t d) const { return dismax::unsqueeze(*this, d); }
+Tensor Tensor::squeeze(int64_t d) const { return dismax::squeeze(*this, d); }
+Tensor Tensor::flatten(int64_t s, int64_t e) const { return dismax::flatten(*this, s, e); }
+Tensor Tensor::expand(const Shape& shape) const { return dismax::expand(*this, shape); }
+Tensor Tensor::contiguous() const { return dismax::contiguous(*this); }
+Tensor Tensor::clone() const { return dismax::clone(*this); }
+Tensor Tensor::to(Device d) const { return dismax::to_device(*this, d); }
+Tensor Tensor::to(DType d) const { return dismax::to_dtype(*this, d); }
+
+Tensor Tensor::detach() const {
+  return make_view(*this, sizes(), strides(), storage_offset());
+}
+
+// ---- in-place writes
+
+namespace {
+void check_inplace(const Tensor& t, const char* op) {
+  DISMAX_CHECK(t.defined(), op, ": the tensor is undefined");
+  DISMAX_CHECK(!(grad_mode_enabled() && t.requires_grad()), op, ": in-place write to ", t.describe(),
+               " which requires grad; use the out-of-place op, or NoGradGuard for parameter updates");
+}
+}  // namespace
+
+Tensor& Tensor::fill_(double value) {
+  check_inplace(*this, "fill_");
+  DISMAX_KERNEL(device(), fill)(*this, value);
+  storage()->bump_version();
+  return *this;
+}
+
+Tensor& Tensor::copy_(const Tensor& src) {
+  check_inplace(*this, "copy_");
+  DISMAX_CHECK(src.defined(), "copy_: the source tensor is undefined");
+  Tensor source = src.detach();
+  if (source.device() != device()) {
+    source = source.contiguous();
+    if (source.dtype() != dtype()) source = source.to(dtype());
+    Tensor staged = Tensor::empty(source.sizes(), TensorOptions(dtype()).device(device()));
+    const Device remote = device().is_cpu() ? source.device() : device();
+    DISMAX_KERNEL(remote, copy_between_devices)(staged, source);
+    source = staged;
+  }
+  if (source.sizes() != sizes()) source = dismax::expand(source, sizes());
+  DISMAX_KERNEL(device(), copy)(*this, source);
+  storage()->bump_version();
+  return *this;
+}
+
+Tensor& Tensor::add_(const Tensor& other, double alpha) {
+  check_inplace(*this, "add_");
+  DISMAX_CHECK(other.device() == device(), "add_: ", describe(), " and ", other.describe(),
+               " are on different devices");
+  Tensor b = other.detach();
+  if (b.dtype() != dtype()) b = b.to(dtype());
+  if (b.sizes() != sizes()) b = dismax::expand(b, sizes());
+  if (is_contiguous()) {
+    Tensor self = detach();
+    DISMAX_KERNEL(device(), binary)(BinaryOp::Add, self, b, self, alpha);
+  } else {
+    NoGradGuard guard;
+    copy_(dismax::add(detach(), b, alpha));
+  }
+  storage()->bump_version();
+  return *this;
+}
+
+Tensor& Tensor::mul_(double value) {
+  check_inplace(*this, "mul_");
+  Tensor self = detach();
+  if (is_contiguous()) {
+    DISMAX_KERNEL(device(), unary)(UnaryOp::Affine, self, self, value, 0.0);
+  } else {
+    NoGradGuard guard;
+    copy_(dismax::affine(self, value, 0.0));
+  }
+  storage()->bump_version();
+  return *this;
+}
+
+Tensor& Tensor::uniform_(Generator& gen, double low, double high) {
+  check_inplace(*this, "uniform_");
+  DISMAX_CHECK(is_contiguous(), "uniform_: needs a contiguous tensor, got strides ", shape_str(strides()));
+  DISMAX_KERNEL(device(), uniform)(*this, gen, low, high);
+  storage()->bump_version();
+  return *this;
+}
+
+Tensor& Tensor::normal_(Generator& gen, double mean, double std) {
+  check_inplace(*this, "normal_");
+  DISMAX_CHECK(is_contiguous(), "normal_: needs a contiguous tensor, got strides ", shape_str(strides()));
+  DISMAX_KERNEL(device(), normal)(*this, gen, mean, std);
+  storage()->bump_version();
+  return *this;
+}
+
+// ---- autograd
+
+bool Tensor::requires_grad() const {
+  check_defined("requires_grad");
+  return impl_->autograd && impl_->autograd->requires_grad;
+}
+
+Tensor& Tensor::set_requires_grad(bool requires_grad) {
+  check_defined("set_requires_grad");
+  DISMAX_CHECK(is_leaf(), "set_requires_grad: only leaf tensors can change requires_grad; call detach() first");
+  DISMAX_CHECK(!requires_grad || is_floating(dtype()), "set_requires_grad: only floating tensors can require grad, got ",
+               describe());
+  impl_->autograd_meta().requires_grad = requires_grad;
+  return *this;
+}
+
+const Tensor& Tensor::grad() const {
+  static const Tensor undefined;
+  check_defined("grad");
+  return impl_->autograd ? impl_->autograd->grad : undefined;
+}
+
+void Tensor::set_grad(const Tensor& grad) {
+  check_defined("set_grad");
+  DISMAX_CHECK(!grad.defined() || grad.sizes() == sizes(), "set_grad: gradient ", grad.describe(),
+               " does not match ", describe());
+  impl_->autograd_meta().grad = grad;
+}
+
+void Tensor::zero_grad() {
+  if (impl_ && impl_->autograd) impl_->autograd->grad = Tensor();
+}
+
+const std::shared_ptr<Node>& Tensor::grad_fn() const {
+  static const std::shared_ptr<Node> none;
+  check_defined("grad_fn");
+  return impl_->autograd ? impl_->autograd->grad_fn : none;
+}
+
+uint32_t Tensor::output_nr() const { return impl_->autograd ? impl_->autograd->output_nr : 0; }
+
+bool Tensor::is_leaf() const { return grad_fn() == nullptr; }
+
+void Tensor::backward(const Tensor& gradient, bool retain_graph) const {
+  check_defined("backward");
+  DISMAX_CHECK(requires_grad(), "backward: ", describe(), " does not require grad and has no grad_fn");
+  Tensor seed = gradient;
+  if (!seed.defined()) {
+    DISMAX_CHECK(numel() == 1, "backward: a gradient is needed for non-scalar output ", describe());
+    seed = Tensor::ones(sizes(), TensorOptions(dtype()).device(device()));
+  }
+  DISMAX_CHECK(seed.sizes() == sizes(), "backward: gradient ", seed.describe(), " does not match output ", describe());
+  run_backward({*this}, {seed}, retain_graph);
+}
+
+// ---- printing
+
+std::ostream& operator<<(std::ostream& os, const Tensor& t) {
+  if (!t.defined()) return os << "Tensor(undefined)";
+  os << "Tensor(" << t.describe();
+  if (t.requires_grad()) os << ", requires_grad";
+  os << ")";
+  if (t.numel() <= 64 && t.dtype() != DType::Float16 && t.dtype() != DType::BFloat16) {
+    const auto values = t.to_vector<double>();
+    os << " {";
+    for (size_t i = 0; i < values.size(); ++i) os << (i ? ", " : "") << std::setprecision(6) << values[i];
+    os << "}";
+  }
+  return os;
+}
+
+}  // namespace dismax

@@ -1,0 +1,10 @@
+# Decides whether images are decoded with OpenCV (DISMAX_OPENCV = AUTO | ON | OFF); sets DISMAX_WITH_OPENCV.
+set(DISMAX_WITH_OPENCV OFF)
+if(NOT DISMAX_OPENCV STREQUAL "OFF")
+  find_package(OpenCV QUIET COMPONENTS core imgproc imgcodecs)
+  if(OpenCV_FOUND)
+    set(DISMAX_WITH_OPENCV ON)
+  elseif(DISMAX_OPENCV STREQUAL "ON")
+    message(FATAL_ERROR "DISMAX_OPENCV=ON but OpenCV (core, imgproc, imgcodecs) was not found")
+  endif()
+endif()
