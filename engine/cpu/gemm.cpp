@@ -17,6 +17,7 @@
 namespace dismax::cpu {
 namespace {
 
+using detail::FusedKernel;
 using detail::GemmArch;
 using detail::MicroKernel;
 using detail::PrefetchCursor;
@@ -165,9 +166,13 @@ void gemm_serial(const GemmArch& arch, int64_t M, int64_t N, int64_t K, float al
     const int64_t nb = std::min(nc, N - j0);
     for (int64_t p0 = 0; p0 < K; p0 += kc) {
       const int64_t kb = std::min(kc, K - p0);
+      const float* b_src = B.data + p0 * B.row_stride + j0 * B.col_stride;
+      // With rows of B contiguous, the first A sliver packs full-width B slivers as it consumes them.
+      const bool fuse = arch.fused != nullptr && B.col_stride == 1;
       for (int64_t j = 0; j < nb; j += nr) {
-        arch.pack(pack_b + j * kb, nr, B.data + p0 * B.row_stride + (j0 + j) * B.col_stride, B.col_stride,
-                  B.row_stride, std::min<int64_t>(nr, nb - j), kb);
+        const int64_t n = std::min<int64_t>(nr, nb - j);
+        if (fuse && n == nr) continue;
+        arch.pack(pack_b + j * kb, nr, b_src + j * B.col_stride, B.col_stride, B.row_stride, n, kb);
       }
 
       // Prefetch the source of the next B panel while this one is being used.
@@ -184,12 +189,18 @@ void gemm_serial(const GemmArch& arch, int64_t M, int64_t N, int64_t K, float al
         const int64_t i0 = q * M / slivers, m = (q + 1) * M / slivers - i0;
         arch.pack(pack_a, mr, A.data + i0 * A.row_stride + p0 * A.col_stride, A.row_stride, A.col_stride, m, kb);
         const MicroKernel full = arch.kernel(int(m), nr);
+        const FusedKernel fused = fuse && q == 0 ? arch.fused(int(m)) : nullptr;
         for (int64_t j = 0; j < nb; j += nr) {
           const int n = int(std::min<int64_t>(nr, nb - j));
+          float* c_tile = c + i0 * ldc + j0 + j;
           pf.budget = ceil_div(pf.lines_left, calls_left);
           --calls_left;
-          const MicroKernel kernel = n == nr ? full : arch.kernel(int(m), n);
-          kernel(kb, pack_a, pack_b + j * kb, c + i0 * ldc + j0 + j, ldc, alpha, beta_eff, n, &pf);
+          if (fused != nullptr && n == nr) {
+            fused(kb, pack_a, b_src + j, B.row_stride, pack_b + j * kb, c_tile, ldc, alpha, beta_eff, &pf);
+          } else {
+            const MicroKernel kernel = n == nr ? full : arch.kernel(int(m), n);
+            kernel(kb, pack_a, pack_b + j * kb, c_tile, ldc, alpha, beta_eff, n, &pf);
+          }
         }
       }
     }

@@ -37,6 +37,12 @@ struct PrefetchCursor {
 using MicroKernel = void (*)(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, float alpha,
                              float beta, int n, PrefetchCursor* pf);
 
+// A micro-kernel for full-width (n == nr) tiles that packs B as it goes: it reads B from its source rows
+// (b_src[k * ldb + j], contiguous along j) and also writes them in packed form to b_pack, so the first A
+// sliver of a panel overlaps the packing of B with its arithmetic.
+using FusedKernel = void (*)(int64_t kc, const float* a, const float* b_src, int64_t ldb, float* b_pack, float* c,
+                             int64_t ldc, float alpha, float beta, PrefetchCursor* pf);
+
 // Packs a w-wide sliver: dst[k * w + i] = src[i * s_i + k * s_k] for i < r, zero for r <= i < w,
 // k < kc. Used for A slivers (w = mr, s_i = row stride, s_k = column stride) and B slivers (w = nr,
 // s_i = column stride, s_k = row stride).
@@ -48,6 +54,7 @@ struct GemmArch {
   int64_t kc, nc;         // cache blocks: depth of a packed panel, columns of B per packed panel
   PackFn pack;
   MicroKernel (*kernel)(int m, int n);  // kernel for an m x n tile, 1 <= m <= mr, 1 <= n <= nr
+  FusedKernel (*fused)(int m);          // packing kernel for an m x nr tile; nullptr if the path has none
 };
 
 // Each returns nullptr when the path was not compiled in (non-x86 builds); CPU support is checked by the

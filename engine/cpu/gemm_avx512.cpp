@@ -23,6 +23,10 @@ namespace {
 
 constexpr int kMr = 14;
 constexpr int kNr = 32;
+#ifndef PFROWS
+#define PFROWS 8
+#endif
+constexpr int64_t kFusedPrefetchRows = PFROWS;  // how far ahead (in k steps) the fused kernel prefetches B
 
 DISMAX_AVX512_INLINE __mmask16 lane_mask(int64_t n) {
   return n >= 16 ? __mmask16(0xFFFF) : n <= 0 ? __mmask16(0) : __mmask16((1u << n) - 1);
@@ -71,7 +75,13 @@ DISMAX_AVX512 void narrow_kernel(int64_t kc, const float* a, const float* b, flo
 #define DX_ROWS12(k) DX_ROWS11(k) DX_ROW(k, 11, 22, 23, 31)
 #define DX_ROWS13(k) DX_ROWS12(k) DX_ROW(k, 12, 24, 25, 30)
 #define DX_ROWS14(k) DX_ROWS13(k) DX_ROW(k, 13, 26, 27, 31)
-#define DX_STEP(k, ROWS) "vmovaps " #k "*128(%[b]), %%zmm28\n\t" "vmovaps " #k "*128+64(%[b]), %%zmm29\n\t" ROWS(k)
+// B of one k step: from the packed panel, or (fused) from the source rows of B, storing the packed copy.
+#define DX_LOAD_PACKED(k) "vmovaps " #k "*128(%[b]), %%zmm28\n\t" "vmovaps " #k "*128+64(%[b]), %%zmm29\n\t"
+#define DX_LOAD_FUSED(k)                                                                \
+  "vmovups (%[bs]), %%zmm28\n\t" "vmovups 64(%[bs]), %%zmm29\n\t"                          \
+  "prefetcht0 (%[bs], %[pfd])\n\t" "prefetcht0 64(%[bs], %[pfd])\n\t" "prefetcht0 127(%[bs], %[pfd])\n\t" \
+  "add %[ldb], %[bs]\n\t"                                                                 \
+  "vmovaps %%zmm28, " #k "*128(%[b])\n\t" "vmovaps %%zmm29, " #k "*128+64(%[b])\n\t"
 #define DX_ST(i, x0, x1) "vmovaps %%zmm" #x0 ", " #i "*128(%[acc])\n\t" "vmovaps %%zmm" #x1 ", " #i "*128+64(%[acc])\n\t"
 #define DX_ST1 DX_ST(0, 0, 1)
 #define DX_ST2 DX_ST1 DX_ST(1, 2, 3)
@@ -103,12 +113,12 @@ DISMAX_AVX512 void narrow_kernel(int64_t kc, const float* a, const float* b, flo
   "jb " #L "f\n\t"                               \
   "xor %[col], %[col]\n\t"                       \
   "add %[stride], %[row]\n\t" #L ":\n\t"
-#define DX_LOOP(M)                                                                                  \
+#define DX_LOOP(M, LOAD)                                                                            \
   asm volatile(DX_ZERO_ALL                                                                          \
                "test %[n4], %[n4]\n\t"                                                              \
                "jz 2f\n\t"                                                                          \
-               "1:\n\t" DX_STEP(0, DX_ROWS##M) DX_STEP(1, DX_ROWS##M) DX_PF(3) DX_STEP(2, DX_ROWS##M)  \
-               DX_STEP(3, DX_ROWS##M) DX_PF(6)                                                      \
+               "1:\n\t" LOAD(0) DX_ROWS##M(0) LOAD(1) DX_ROWS##M(1) DX_PF(3) LOAD(2) DX_ROWS##M(2)    \
+               LOAD(3) DX_ROWS##M(3) DX_PF(6)                                                       \
                "add $224, %[a]\n\t"                                                                 \
                "add $512, %[b]\n\t"                                                                 \
                "dec %[n4]\n\t"                                                                      \
@@ -116,15 +126,16 @@ DISMAX_AVX512 void narrow_kernel(int64_t kc, const float* a, const float* b, flo
                "2:\n\t"                                                                             \
                "test %[n1], %[n1]\n\t"                                                              \
                "jz 5f\n\t"                                                                          \
-               "4:\n\t" DX_STEP(0, DX_ROWS##M)                                                      \
+               "4:\n\t" LOAD(0) DX_ROWS##M(0)                                                       \
                "add $56, %[a]\n\t"                                                                  \
                "add $128, %[b]\n\t"                                                                 \
                "dec %[n1]\n\t"                                                                      \
                "jnz 4b\n\t"                                                                         \
                "5:\n\t" DX_ST##M                                                                    \
-               : [a] "+r"(a), [b] "+r"(b), [n4] "+r"(n4), [n1] "+r"(n1), [row] "+r"(row), [col] "+r"(col), \
-                 [budget] "+r"(budget)                                                              \
-               : [row_bytes] "r"(pf->row_bytes), [stride] "r"(pf->stride), [acc] "r"(acc)            \
+               : [a] "+r"(a), [b] "+r"(b), [bs] "+r"(bs), [n4] "+r"(n4), [n1] "+r"(n1), [row] "+r"(row), \
+                 [col] "+r"(col), [budget] "+r"(budget)                                             \
+               : [ldb] "r"(ldb_bytes), [pfd] "r"(ldb_bytes * kFusedPrefetchRows), [row_bytes] "r"(pf->row_bytes), [stride] "r"(pf->stride),    \
+                 [acc] "r"(acc)                                                                     \
                : "cc", "memory", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", \
                  "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15", "xmm16", "xmm17", "xmm18", \
                  "xmm19", "xmm20", "xmm21", "xmm22", "xmm23", "xmm24", "xmm25", "xmm26", "xmm27", "xmm28", \
@@ -132,34 +143,36 @@ DISMAX_AVX512 void narrow_kernel(int64_t kc, const float* a, const float* b, flo
 
 static_assert(kMr == 14 && kNr == 32, "the assembly k loop hard-codes the 14 x 32 packed layout");
 
-template <int M>
-DISMAX_AVX512 void wide_kernel(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, float alpha,
-                               float beta, int n, PrefetchCursor* pf) {
-  alignas(64) float acc[M * kNr];
+// Runs the k loop of an M x 32 tile and leaves the accumulators in acc (M rows of 32). With kFused, B comes
+// from the source rows bs (ldb_bytes apart) and is also written, packed, to b.
+template <int M, bool kFused>
+DISMAX_AVX512_INLINE void k_loop(int64_t kc, const float* a, const float* b, const float* bs, int64_t ldb_bytes,
+                                 float* acc, PrefetchCursor* pf) {
   int64_t n4 = kc / 4, n1 = kc % 4;
   const char* row = pf->row;
   int64_t col = pf->col;
   int64_t budget = std::min(pf->budget, 2 * n4);
   const int64_t issued = budget;
-  if constexpr (M == 1) DX_LOOP(1);
-  if constexpr (M == 2) DX_LOOP(2);
-  if constexpr (M == 3) DX_LOOP(3);
-  if constexpr (M == 4) DX_LOOP(4);
-  if constexpr (M == 5) DX_LOOP(5);
-  if constexpr (M == 6) DX_LOOP(6);
-  if constexpr (M == 7) DX_LOOP(7);
-  if constexpr (M == 8) DX_LOOP(8);
-  if constexpr (M == 9) DX_LOOP(9);
-  if constexpr (M == 10) DX_LOOP(10);
-  if constexpr (M == 11) DX_LOOP(11);
-  if constexpr (M == 12) DX_LOOP(12);
-  if constexpr (M == 13) DX_LOOP(13);
-  if constexpr (M == 14) DX_LOOP(14);
+#define DX_CASE(m)                                   \
+  if constexpr (M == m) {                            \
+    if constexpr (kFused) {                          \
+      DX_LOOP(m, DX_LOAD_FUSED);                     \
+    } else {                                         \
+      DX_LOOP(m, DX_LOAD_PACKED);                    \
+    }                                                \
+  }
+  DX_CASE(1) DX_CASE(2) DX_CASE(3) DX_CASE(4) DX_CASE(5) DX_CASE(6) DX_CASE(7)
+  DX_CASE(8) DX_CASE(9) DX_CASE(10) DX_CASE(11) DX_CASE(12) DX_CASE(13) DX_CASE(14)
+#undef DX_CASE
   pf->row = row;
   pf->col = col;
   pf->lines_left -= issued - budget;
   pf->budget = budget;
+}
 
+// C[0:M, 0:n] = alpha * acc + beta * C (C not read when beta == 0).
+template <int M>
+DISMAX_AVX512_INLINE void store_tile(const float* acc, float* c, int64_t ldc, float alpha, float beta, int n) {
   const __mmask16 mask0 = lane_mask(n), mask1 = lane_mask(n - 16);
   const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
   if (beta == 0.0f) {
@@ -179,6 +192,31 @@ DISMAX_AVX512 void wide_kernel(int64_t kc, const float* a, const float* b, float
     }
   }
 }
+
+template <int M>
+DISMAX_AVX512 void wide_kernel(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, float alpha,
+                               float beta, int n, PrefetchCursor* pf) {
+  alignas(64) float acc[M * kNr];
+  k_loop<M, false>(kc, a, b, nullptr, 0, acc, pf);
+  store_tile<M>(acc, c, ldc, alpha, beta, n);
+}
+
+template <int M>
+DISMAX_AVX512 void fused_kernel(int64_t kc, const float* a, const float* b_src, int64_t ldb, float* b_pack,
+                                float* c, int64_t ldc, float alpha, float beta, PrefetchCursor* pf) {
+  alignas(64) float acc[M * kNr];
+  k_loop<M, true>(kc, a, b_pack, b_src, ldb * int64_t(sizeof(float)), acc, pf);
+  store_tile<M>(acc, c, ldc, alpha, beta, kNr);
+}
+
+template <int... Ms>
+FusedKernel fused_by_rows(int m, std::integer_sequence<int, Ms...>) {
+  FusedKernel k = nullptr;
+  ((m == Ms + 1 ? (k = fused_kernel<Ms + 1>, 0) : 0), ...);
+  return k;
+}
+
+FusedKernel select_fused(int m) { return fused_by_rows(m, std::make_integer_sequence<int, kMr>()); }
 
 template <int M>
 MicroKernel kernel_for_rows(int n) {
@@ -259,7 +297,7 @@ DISMAX_AVX512 void pack(float* dst, int w, const float* src, int64_t s_i, int64_
   }
 }
 
-const GemmArch kArch = {"avx512", kMr, kNr, 256, 1024, pack, select_kernel};
+const GemmArch kArch = {"avx512", kMr, kNr, 256, 1024, pack, select_kernel, select_fused};
 
 }  // namespace
 
