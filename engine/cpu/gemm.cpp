@@ -147,59 +147,65 @@ PrefetchCursor source_region(const MatView& B, int64_t p0, int64_t j0, int64_t k
   return r;
 }
 
-// Loop order (outer to inner): N panels of nc columns, K panels of kc, then one A sliver of at most mr rows
-// at a time (packed right before use, so it sits in L1) swept across the packed B panel (in L2), which
-// the micro-kernels read sequentially. C is therefore written row-block by row-block, streaming along N.
+// Loop order (outer to inner): N panels of nc columns, K panels of kc, blocks of at most mc rows of A
+// (packed into slivers of mr rows of equal heights, so 64 rows run as 13+13+13+13+12 rather than
+// 14*4+8), A slivers (each stays in L1 while it sweeps the panel), B slivers (the packed B panel streams
+// from L2, and C is written along its rows).
+// B slivers are packed when first used; when B rows are contiguous, by the fused micro-kernel, which
+// overlaps that copy with arithmetic. Meanwhile the micro-kernels prefetch the source of the next B
+// panel, so that reading B from memory overlaps with arithmetic too.
 void gemm_serial(const GemmArch& arch, int64_t M, int64_t N, int64_t K, float alpha, MatView A, MatView B,
                  float beta, float* c, int64_t ldc) {
   const int mr = arch.mr, nr = arch.nr;
-  static const int64_t tune_kc = getenv("TKC") ? atol(getenv("TKC")) : 0;
-  static const int64_t tune_nc = getenv("TNC") ? atol(getenv("TNC")) : 0;
-  const int64_t kc = balanced_block(K, tune_kc ? tune_kc : arch.kc, 1);
-  const int64_t nc = balanced_block(N, tune_nc ? tune_nc : arch.nc, nr);
-  // Slivers of A get equal heights (e.g. 64 rows as 13+13+13+13+12 rather than 14+14+14+14+8).
-  const int64_t slivers = ceil_div(M, mr);
-  float* pack_a = t_pack_a.get(mr * kc);
+  const int64_t kc = balanced_block(K, arch.kc, 1);
+  const int64_t nc = balanced_block(N, arch.nc, nr);
+  const int64_t mc = balanced_block(M, arch.mc, mr);
+  float* pack_a = t_pack_a.get(mc * kc);
   float* pack_b = t_pack_b.get(kc * nc);
+  const bool fuse = arch.fused != nullptr && B.col_stride == 1;
 
   for (int64_t j0 = 0; j0 < N; j0 += nc) {
     const int64_t nb = std::min(nc, N - j0);
+    const int64_t b_slivers = ceil_div(nb, nr);
     for (int64_t p0 = 0; p0 < K; p0 += kc) {
       const int64_t kb = std::min(kc, K - p0);
       const float* b_src = B.data + p0 * B.row_stride + j0 * B.col_stride;
-      // With rows of B contiguous, the first A sliver packs full-width B slivers as it consumes them.
-      const bool fuse = arch.fused != nullptr && B.col_stride == 1;
-      for (int64_t j = 0; j < nb; j += nr) {
-        const int64_t n = std::min<int64_t>(nr, nb - j);
-        if (fuse && n == nr) continue;
-        arch.pack(pack_b + j * kb, nr, b_src + j * B.col_stride, B.col_stride, B.row_stride, n, kb);
-      }
+      const float beta_eff = p0 == 0 ? beta : 1.0f;
 
-      // Prefetch the source of the next B panel while this one is being used.
       PrefetchCursor pf;
       if (p0 + kc < K) {
         pf = source_region(B, p0 + kc, j0, std::min(kc, K - p0 - kc), nb);
       } else if (j0 + nc < N) {
         pf = source_region(B, 0, j0 + nc, std::min(kc, K), std::min(nc, N - j0 - nc));
       }
-      int64_t calls_left = slivers * ceil_div(nb, nr);
+      int64_t calls_left = 0;
+      for (int64_t i0 = 0; i0 < M; i0 += mc) calls_left += ceil_div(std::min(mc, M - i0), mr) * b_slivers;
 
-      const float beta_eff = p0 == 0 ? beta : 1.0f;
-      for (int64_t q = 0; q < slivers; ++q) {
-        const int64_t i0 = q * M / slivers, m = (q + 1) * M / slivers - i0;
-        arch.pack(pack_a, mr, A.data + i0 * A.row_stride + p0 * A.col_stride, A.row_stride, A.col_stride, m, kb);
-        const MicroKernel full = arch.kernel(int(m), nr);
-        const FusedKernel fused = fuse && q == 0 ? arch.fused(int(m)) : nullptr;
-        for (int64_t j = 0; j < nb; j += nr) {
-          const int n = int(std::min<int64_t>(nr, nb - j));
-          float* c_tile = c + i0 * ldc + j0 + j;
-          pf.budget = ceil_div(pf.lines_left, calls_left);
-          --calls_left;
-          if (fused != nullptr && n == nr) {
-            fused(kb, pack_a, b_src + j, B.row_stride, pack_b + j * kb, c_tile, ldc, alpha, beta_eff, &pf);
-          } else {
+      for (int64_t i0 = 0; i0 < M; i0 += mc) {
+        const int64_t mb = std::min(mc, M - i0);
+        const int64_t a_slivers = ceil_div(mb, mr);
+        for (int64_t q = 0; q < a_slivers; ++q) {
+          const int64_t r0 = q * mb / a_slivers, m = (q + 1) * mb / a_slivers - r0;
+          const float* a_sliver = pack_a + q * mr * kb;
+          arch.pack(pack_a + q * mr * kb, mr, A.data + (i0 + r0) * A.row_stride + p0 * A.col_stride, A.row_stride,
+                    A.col_stride, m, kb);
+          const bool first_use = i0 == 0 && q == 0;
+          const MicroKernel full = arch.kernel(int(m), nr);
+          const FusedKernel fused = fuse && first_use ? arch.fused(int(m)) : nullptr;
+          for (int64_t s = 0; s < b_slivers; ++s) {
+            const int64_t j = s * nr;
+            const int n = int(std::min<int64_t>(nr, nb - j));
+            float* b_sliver = pack_b + j * kb;
+            float* c_tile = c + (i0 + r0) * ldc + j0 + j;
+            pf.budget = ceil_div(pf.lines_left, calls_left);
+            --calls_left;
+            if (fused != nullptr && n == nr) {
+              fused(kb, a_sliver, b_src + j, B.row_stride, b_sliver, c_tile, ldc, alpha, beta_eff, &pf);
+              continue;
+            }
+            if (first_use) arch.pack(b_sliver, nr, b_src + j * B.col_stride, B.col_stride, B.row_stride, n, kb);
             const MicroKernel kernel = n == nr ? full : arch.kernel(int(m), n);
-            kernel(kb, pack_a, pack_b + j * kb, c_tile, ldc, alpha, beta_eff, n, &pf);
+            kernel(kb, a_sliver, b_sliver, c_tile, ldc, alpha, beta_eff, n, &pf);
           }
         }
       }

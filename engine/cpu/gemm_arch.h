@@ -7,16 +7,17 @@
 
 namespace dismax::cpu::detail {
 
-// Software prefetch of the source of the next B panel, spread over the micro-kernel calls of the current
-// one so that its memory reads overlap with computation. The source is `rows` rows of `row_bytes`
-// contiguous bytes, `stride` bytes apart; micro-kernels issue one line per few k steps and advance it.
+// Software prefetch (into L2) of the source of the next B panel, spread over the micro-kernel calls on
+// the current one so that reading B from memory overlaps with arithmetic. The region is rows of row_bytes
+// contiguous bytes, stride bytes apart. Before each call the driver sets budget; the micro-kernel issues
+// at most that many lines, a few per k steps, and advances the cursor (kernels may also ignore it).
 struct PrefetchCursor {
   const char* row = nullptr;
-  int64_t col = 0;        // byte offset of the next line within `row`
+  int64_t col = 0;  // byte offset of the next line within row
   int64_t row_bytes = 0;
   int64_t stride = 0;
-  int64_t budget = 0;     // lines the current micro-kernel call may still issue
-  int64_t lines_left = 0; // lines left in the whole region
+  int64_t budget = 0;      // lines the current micro-kernel call may issue
+  int64_t lines_left = 0;  // lines left in the whole region
 
   const char* next_line() {
     const char* p = row + col;
@@ -31,9 +32,9 @@ struct PrefetchCursor {
   }
 };
 
-// Computes C[0:m, 0:n] = alpha * Apack * Bpack + beta * C over kc steps, for m <= mr and n <= nr.
-// a holds kc groups of mr floats (one column of the mr-row sliver each), b kc groups of nr floats.
-// beta == 0 never reads C.
+// Computes C[0:m, 0:n] = alpha * Apack * Bpack + beta * C over kc steps, for an m x n tile (m <= mr,
+// n <= nr; m is fixed by the kernel chosen). a holds kc groups of mr floats (one column of an mr-row sliver
+// of A each), b kc groups of nr floats (one row of an nr-column sliver of B). beta == 0 never reads C.
 using MicroKernel = void (*)(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, float alpha,
                              float beta, int n, PrefetchCursor* pf);
 
@@ -50,8 +51,8 @@ using PackFn = void (*)(float* dst, int w, const float* src, int64_t s_i, int64_
 
 struct GemmArch {
   const char* name;
-  int mr, nr;             // micro-tile: mr rows of C by nr columns (nr is a multiple of the vector width)
-  int64_t kc, nc;         // cache blocks: depth of a packed panel, columns of B per packed panel
+  int mr, nr;          // micro-tile: mr rows of C by nr columns (nr a multiple of the vector width)
+  int64_t kc, mc, nc;  // cache blocks: depth of packed panels, rows of A per block, columns of B per panel
   PackFn pack;
   MicroKernel (*kernel)(int m, int n);  // kernel for an m x n tile, 1 <= m <= mr, 1 <= n <= nr
   FusedKernel (*fused)(int m);          // packing kernel for an m x nr tile; nullptr if the path has none

@@ -167,7 +167,7 @@ DISMAX_AVX2 void pack(float* dst, int w, const float* src, int64_t s_i, int64_t 
   }
 }
 
-const GemmArch kArch = {"avx2", kMr, kNr, 256, 1024, pack, select_kernel, nullptr};
+const GemmArch kArch = {"avx2", kMr, kNr, 256, 144, 384, pack, select_kernel, nullptr};
 
 }  // namespace
 

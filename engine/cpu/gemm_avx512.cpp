@@ -23,10 +23,8 @@ namespace {
 
 constexpr int kMr = 14;
 constexpr int kNr = 32;
-#ifndef PFROWS
-#define PFROWS 8
-#endif
-constexpr int64_t kFusedPrefetchRows = PFROWS;  // how far ahead (in k steps) the fused kernel prefetches B
+constexpr int64_t kFusedPrefetchRows = 8;  // the fused kernel prefetches B source rows this many k steps ahead
+constexpr int64_t kPackPrefetch = 64;      // transposing pack prefetches this many floats ahead in each row
 
 DISMAX_AVX512_INLINE __mmask16 lane_mask(int64_t n) {
   return n >= 16 ? __mmask16(0xFFFF) : n <= 0 ? __mmask16(0) : __mmask16((1u << n) - 1);
@@ -56,10 +54,13 @@ DISMAX_AVX512 void narrow_kernel(int64_t kc, const float* a, const float* b, flo
 
 // Full-width tiles: the k loop is inline assembly, because GCC's register allocation of 28 accumulators
 // from intrinsics costs ~8% of peak. Accumulators of row i live in zmm(2i), zmm(2i+1); B in zmm28/29;
-// broadcasts of A alternate between zmm30/31. The loop also issues the next-panel prefetches of `pf`.
-#define DX_ROW(k, i, x0, x1, bc)                                                           \
-  "vbroadcastss " #k "*56+" #i "*4(%[a]), %%zmm" #bc "\n\t"                              \
-  "vfmadd231ps %%zmm28, %%zmm" #bc ", %%zmm" #x0 "\n\t"                                   \
+// broadcasts of A alternate between zmm30/31; offsets hard-code the 14 x 32 packed layout. The loop also
+// issues the next-panel prefetches of the PrefetchCursor (two per four k steps at most).
+static_assert(kMr == 14 && kNr == 32, "the assembly k loop hard-codes the 14 x 32 packed layout");
+
+#define DX_ROW(k, i, x0, x1, bc)                             \
+  "vbroadcastss " #k "*56+" #i "*4(%[a]), %%zmm" #bc "\n\t" \
+  "vfmadd231ps %%zmm28, %%zmm" #bc ", %%zmm" #x0 "\n\t"     \
   "vfmadd231ps %%zmm29, %%zmm" #bc ", %%zmm" #x1 "\n\t"
 #define DX_ROWS1(k) DX_ROW(k, 0, 0, 1, 30)
 #define DX_ROWS2(k) DX_ROWS1(k) DX_ROW(k, 1, 2, 3, 31)
@@ -75,12 +76,13 @@ DISMAX_AVX512 void narrow_kernel(int64_t kc, const float* a, const float* b, flo
 #define DX_ROWS12(k) DX_ROWS11(k) DX_ROW(k, 11, 22, 23, 31)
 #define DX_ROWS13(k) DX_ROWS12(k) DX_ROW(k, 12, 24, 25, 30)
 #define DX_ROWS14(k) DX_ROWS13(k) DX_ROW(k, 13, 26, 27, 31)
-// B of one k step: from the packed panel, or (fused) from the source rows of B, storing the packed copy.
+// B of one k step: from the packed panel, or (fused) from the source row of B, prefetching the row
+// kFusedPrefetchRows ahead and storing the packed copy.
 #define DX_LOAD_PACKED(k) "vmovaps " #k "*128(%[b]), %%zmm28\n\t" "vmovaps " #k "*128+64(%[b]), %%zmm29\n\t"
-#define DX_LOAD_FUSED(k)                                                                \
-  "vmovups (%[bs]), %%zmm28\n\t" "vmovups 64(%[bs]), %%zmm29\n\t"                          \
+#define DX_LOAD_FUSED(k)                                                                                  \
+  "vmovups (%[bs]), %%zmm28\n\t" "vmovups 64(%[bs]), %%zmm29\n\t"                                         \
   "prefetcht0 (%[bs], %[pfd])\n\t" "prefetcht0 64(%[bs], %[pfd])\n\t" "prefetcht0 127(%[bs], %[pfd])\n\t" \
-  "add %[ldb], %[bs]\n\t"                                                                 \
+  "add %[ldb], %[bs]\n\t"                                                                                \
   "vmovaps %%zmm28, " #k "*128(%[b])\n\t" "vmovaps %%zmm29, " #k "*128+64(%[b])\n\t"
 #define DX_ST(i, x0, x1) "vmovaps %%zmm" #x0 ", " #i "*128(%[acc])\n\t" "vmovaps %%zmm" #x1 ", " #i "*128+64(%[acc])\n\t"
 #define DX_ST1 DX_ST(0, 0, 1)
@@ -134,14 +136,12 @@ DISMAX_AVX512 void narrow_kernel(int64_t kc, const float* a, const float* b, flo
                "5:\n\t" DX_ST##M                                                                    \
                : [a] "+r"(a), [b] "+r"(b), [bs] "+r"(bs), [n4] "+r"(n4), [n1] "+r"(n1), [row] "+r"(row), \
                  [col] "+r"(col), [budget] "+r"(budget)                                             \
-               : [ldb] "r"(ldb_bytes), [pfd] "r"(ldb_bytes * kFusedPrefetchRows), [row_bytes] "r"(pf->row_bytes), [stride] "r"(pf->stride),    \
-                 [acc] "r"(acc)                                                                     \
+               : [ldb] "r"(ldb_bytes), [pfd] "r"(ldb_bytes * kFusedPrefetchRows),                     \
+                 [row_bytes] "r"(pf->row_bytes), [stride] "r"(pf->stride), [acc] "r"(acc)             \
                : "cc", "memory", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", \
                  "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15", "xmm16", "xmm17", "xmm18", \
                  "xmm19", "xmm20", "xmm21", "xmm22", "xmm23", "xmm24", "xmm25", "xmm26", "xmm27", "xmm28", \
                  "xmm29", "xmm30", "xmm31")
-
-static_assert(kMr == 14 && kNr == 32, "the assembly k loop hard-codes the 14 x 32 packed layout");
 
 // Runs the k loop of an M x 32 tile and leaves the accumulators in acc (M rows of 32). With kFused, B comes
 // from the source rows bs (ldb_bytes apart) and is also written, packed, to b.
@@ -193,10 +193,24 @@ DISMAX_AVX512_INLINE void store_tile(const float* acc, float* c, int64_t ldc, fl
   }
 }
 
+// Starts loading the C tile (M rows of 32 floats, up to 3 lines each when unaligned) so that it is in L1
+// by the time the k loop is done.
+template <int M>
+DISMAX_AVX512_INLINE void prefetch_tile(const float* c, int64_t ldc) {
+#pragma GCC unroll 16
+  for (int i = 0; i < M; ++i) {
+    const char* p = reinterpret_cast<const char*>(c + i * ldc);
+    _mm_prefetch(p, _MM_HINT_T0);
+    _mm_prefetch(p + 64, _MM_HINT_T0);
+    _mm_prefetch(p + 127, _MM_HINT_T0);
+  }
+}
+
 template <int M>
 DISMAX_AVX512 void wide_kernel(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, float alpha,
                                float beta, int n, PrefetchCursor* pf) {
   alignas(64) float acc[M * kNr];
+  prefetch_tile<M>(c, ldc);
   k_loop<M, false>(kc, a, b, nullptr, 0, acc, pf);
   store_tile<M>(acc, c, ldc, alpha, beta, n);
 }
@@ -205,6 +219,7 @@ template <int M>
 DISMAX_AVX512 void fused_kernel(int64_t kc, const float* a, const float* b_src, int64_t ldb, float* b_pack,
                                 float* c, int64_t ldc, float alpha, float beta, PrefetchCursor* pf) {
   alignas(64) float acc[M * kNr];
+  prefetch_tile<M>(c, ldc);
   k_loop<M, true>(kc, a, b_pack, b_src, ldb * int64_t(sizeof(float)), acc, pf);
   store_tile<M>(acc, c, ldc, alpha, beta, kNr);
 }
@@ -277,17 +292,25 @@ DISMAX_AVX512 void pack(float* dst, int w, const float* src, int64_t s_i, int64_
       }
     }
   } else if (s_k == 1) {
-    // Rows of the sliver are contiguous along k: transpose 16 x 16 blocks.
-    for (int i0 = 0; i0 < w; i0 += 16) {
-      const int64_t ri = std::clamp<int64_t>(r - i0, 0, 16);
-      const __mmask16 store_mask = lane_mask(w - i0);
-      for (int64_t k0 = 0; k0 < kc; k0 += 16) {
-        const int64_t kk = std::min<int64_t>(16, kc - k0);
-        const __mmask16 load_mask = lane_mask(kk);
+    // Rows of the sliver are contiguous along k: transpose 16 x 16 blocks, walking all rows together and
+    // prefetching a few lines ahead in each (the source often comes from memory).
+    for (int64_t k0 = 0; k0 < kc; k0 += 16) {
+      const int64_t kk = std::min<int64_t>(16, kc - k0);
+      const __mmask16 load_mask = lane_mask(kk);
+      for (int i0 = 0; i0 < w; i0 += 16) {
+        const int64_t ri = std::clamp<int64_t>(r - i0, 0, 16);
         __m512 rows[16];
-        for (int j = 0; j < 16; ++j)
-          rows[j] = j < ri ? _mm512_maskz_loadu_ps(load_mask, src + (i0 + j) * s_i + k0) : _mm512_setzero_ps();
+        for (int j = 0; j < 16; ++j) {
+          if (j < ri) {
+            const float* p = src + (i0 + j) * s_i + k0;
+            _mm_prefetch(reinterpret_cast<const char*>(p + kPackPrefetch), _MM_HINT_T0);
+            rows[j] = _mm512_maskz_loadu_ps(load_mask, p);
+          } else {
+            rows[j] = _mm512_setzero_ps();
+          }
+        }
         transpose16(rows);
+        const __mmask16 store_mask = lane_mask(w - i0);
         for (int64_t j = 0; j < kk; ++j) _mm512_mask_storeu_ps(dst + (k0 + j) * w + i0, store_mask, rows[j]);
       }
     }
@@ -297,7 +320,7 @@ DISMAX_AVX512 void pack(float* dst, int w, const float* src, int64_t s_i, int64_
   }
 }
 
-const GemmArch kArch = {"avx512", kMr, kNr, 256, 1024, pack, select_kernel, select_fused};
+const GemmArch kArch = {"avx512", kMr, kNr, 256, 336, 384, pack, select_kernel, select_fused};
 
 }  // namespace
 

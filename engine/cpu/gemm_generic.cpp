@@ -64,7 +64,7 @@ void pack(float* dst, int w, const float* src, int64_t s_i, int64_t s_k, int64_t
   }
 }
 
-const GemmArch kArch = {"generic", kMr, kNr, 256, 1024, pack, select_kernel, nullptr};
+const GemmArch kArch = {"generic", kMr, kNr, 256, 120, 384, pack, select_kernel, nullptr};
 
 }  // namespace
 
