@@ -53,8 +53,8 @@ double measure(const Shape& s, double min_time) {
   for (float& x : b) x = dist(rng);
   const int64_t lda = s.trans_a ? s.M : s.K, ldb = s.trans_b ? s.K : s.N;
   auto run = [&] {
-    dismax::cpu::sgemm(s.trans_a, s.trans_b, s.M, s.N, s.K, 1.0f, a.data(), lda, b.data(), ldb, 0.0f, c.data(),
-                       s.N);
+    dismax::cpu::sgemm(s.trans_a, s.trans_b, s.M, s.N, s.K, 1.0f, a.data(), lda, b.data(), ldb, 0.0f,
+                       c.data(), s.N);
   };
   run();
   double best = 1e30, total = 0;

@@ -47,6 +47,15 @@ struct Pool2dArgs {
   bool count_include_pad = true;  // avg pool only
 };
 
+// One SGD step in PyTorch's order: g = grad + weight_decay * p; with momentum, buf = g on the first step,
+// else buf = momentum * buf + (1 - dampening) * g, then g = g + momentum * buf (Nesterov) or g = buf;
+// finally p -= lr * g.
+struct SgdArgs {
+  double lr = 0.1, momentum = 0.0, dampening = 0.0, weight_decay = 0.0;
+  bool nesterov = false;
+  bool first_step = false;  // the momentum buffer is uninitialised
+};
+
 #define DISMAX_KERNEL_LIST(X)                                                                                \
   /* out (strided) = value */                                                                                \
   X(fill, void(Tensor & out, double value))                                                                  \
@@ -102,7 +111,9 @@ struct Pool2dArgs {
   /* accumulates: out[..., index[i], ...] += src[..., i, ...] along dim */                                   \
   X(index_add, void(Tensor & out, int64_t dim, const Tensor& index, const Tensor& src))                      \
   /* out (N, C) float = one-hot of labels (N, int64, validated) */                                           \
-  X(one_hot, void(const Tensor& labels, Tensor& out))
+  X(one_hot, void(const Tensor& labels, Tensor& out))                                                        \
+  /* param, grad, momentum_buffer (optional when momentum is 0) contiguous, same shape; updated in place */   \
+  X(sgd_update, void(Tensor & param, const Tensor& grad, Tensor& momentum_buffer, const SgdArgs& args))
 
 // kernel_fn::<name> is the function type of each kernel.
 namespace kernel_fn {

@@ -261,6 +261,17 @@ Tensor& Tensor::normal_(Generator& gen, double mean, double std) {
   return *this;
 }
 
+void Tensor::set_data(const Tensor& src) {
+  check_defined("set_data");
+  DISMAX_CHECK(src.defined(), "set_data: the source tensor is undefined");
+  DISMAX_CHECK(is_leaf(), "set_data: only leaf tensors can be rebound, ", describe(), " has a grad_fn");
+  impl_->storage = src.storage();
+  impl_->sizes = src.sizes();
+  impl_->strides = src.strides();
+  impl_->offset = src.storage_offset();
+  impl_->dtype = src.dtype();
+}
+
 // ---- autograd
 
 bool Tensor::requires_grad() const {

@@ -110,6 +110,9 @@ class Tensor {
   Tensor& mul_(double value);
   Tensor& uniform_(Generator& gen, double low, double high);
   Tensor& normal_(Generator& gen, double mean, double std);
+  // Makes this tensor (and every handle sharing it) refer to `src`'s data, geometry and dtype, keeping its
+  // autograd identity (requires_grad, grad). Used to move parameters between devices in place.
+  void set_data(const Tensor& src);
 
   // ---- autograd
   bool requires_grad() const;

@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 #include <omp.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -21,7 +22,9 @@ using dismax::cpu::MatView;
 
 constexpr float kSentinel = 12345.0f;  // fills C outside the M x N region, which must stay untouched
 
-enum class Layout { row_major, transposed, strided };
+// strided: neither stride is 1; broadcast: every row is the same (row stride 0); reversed: row-major with
+// the rows in reverse order (negative row stride).
+enum class Layout { row_major, transposed, strided, broadcast, reversed };
 
 // A rows x cols operand stored in one of the layouts, with random values in [-1, 1].
 struct Operand {
@@ -44,13 +47,32 @@ struct Operand {
       case Layout::strided:
         size = (rows - 1) * 2 + (cols - 1) * (2 * rows + 3) + 1;
         break;
+      case Layout::broadcast:
+        size = cols;
+        break;
+      case Layout::reversed:
+        ld = cols + 1;
+        size = rows * ld;
+        break;
     }
     buf.resize(size_t(std::max<int64_t>(size, 1)));
     for (float& x : buf) x = dist(rng);
     switch (layout) {
-      case Layout::row_major: view = {buf.data(), ld, 1}; break;
-      case Layout::transposed: view = {buf.data(), 1, ld}; break;
-      case Layout::strided: view = {buf.data(), 2, 2 * rows + 3}; break;
+      case Layout::row_major:
+        view = {buf.data(), ld, 1};
+        break;
+      case Layout::transposed:
+        view = {buf.data(), 1, ld};
+        break;
+      case Layout::strided:
+        view = {buf.data(), 2, 2 * rows + 3};
+        break;
+      case Layout::broadcast:
+        view = {buf.data(), 0, 1};
+        break;
+      case Layout::reversed:
+        view = {buf.data() + (rows - 1) * ld, -ld, 1};
+        break;
     }
   }
   double at(int64_t i, int64_t j) const { return view.data[i * view.row_stride + j * view.col_stride]; }
@@ -75,7 +97,8 @@ void check_case(const Case& t, uint32_t seed, bool in_parallel_region = false) {
       c0[i * ldc + j] = t.beta == 0.0f ? std::numeric_limits<float>::quiet_NaN() : dist(rng);
   std::vector<float> c = c0;
 
-  const bool blas_form = t.la != Layout::strided && t.lb != Layout::strided;
+  auto blas = [](Layout l) { return l == Layout::row_major || l == Layout::transposed; };
+  const bool blas_form = blas(t.la) && blas(t.lb);
   auto run = [&] {
     if (blas_form) {
       dismax::cpu::sgemm(t.la == Layout::transposed, t.lb == Layout::transposed, t.M, t.N, t.K, t.alpha,
@@ -118,11 +141,13 @@ void check_case(const Case& t, uint32_t seed, bool in_parallel_region = false) {
       }
     }
     for (int64_t j = t.N; j < ldc; ++j) {
-      if (c[i * ldc + j] != kSentinel && bad++ == 0) first = "padding of row " + std::to_string(i) + " written";
+      if (c[i * ldc + j] != kSentinel && bad++ == 0)
+        first = "padding of row " + std::to_string(i) + " written";
     }
   }
-  INFO("isa=", dismax::cpu::gemm_isa_name(dismax::cpu::gemm_isa()), " M=", t.M, " N=", t.N, " K=", t.K,
-       " layouts=", int(t.la), ",", int(t.lb), " alpha=", t.alpha, " beta=", t.beta, " ldc=", ldc, ": ", first);
+  INFO("isa=", std::string(dismax::cpu::gemm_isa_name(dismax::cpu::gemm_isa())), " M=", t.M, " N=", t.N,
+       " K=", t.K, " layouts=", int(t.la), ",", int(t.lb), " alpha=", t.alpha, " beta=", t.beta, " ldc=", ldc,
+       ": ", first);
   CHECK(bad == 0);
 }
 
@@ -180,8 +205,9 @@ TEST_CASE("sgemm: odd sizes, all transpose combinations") {
           for (int64_t N : sizes)
             for (int64_t K : depths) {
               ++n_case;
-              check_case({M, N, K, la, lb, kAlphas[n_case % 3], kBetas[(n_case / 3) % 3], int64_t(n_case % 2) * 7},
-                         n_case);
+              check_case(
+                  {M, N, K, la, lb, kAlphas[n_case % 3], kBetas[(n_case / 3) % 3], int64_t(n_case % 2) * 7},
+                  n_case);
             }
   });
 }
@@ -214,6 +240,18 @@ TEST_CASE("sgemm: general strides") {
       for (Layout lb : layouts) {
         check_case({33, 47, 19, la, lb, 1.0f, 0.0f, 2}, ++seed);
         check_case({65, 129, 300, la, lb, -0.5f, 0.5f, 0}, ++seed);
+      }
+  });
+}
+
+TEST_CASE("sgemm: zero and negative strides") {
+  const Layout layouts[] = {Layout::row_major, Layout::broadcast, Layout::reversed};
+  for_each_isa([&] {
+    uint32_t seed = 200;
+    for (Layout la : layouts)
+      for (Layout lb : layouts) {
+        check_case({29, 70, 40, la, lb, 1.0f, 0.0f, 0}, ++seed);
+        check_case({64, 300, 270, la, lb, 0.5f, 1.0f, 1}, ++seed);
       }
   });
 }

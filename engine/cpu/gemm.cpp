@@ -30,9 +30,12 @@ int64_t round_up(int64_t a, int64_t b) { return ceil_div(a, b) * b; }
 
 const GemmArch* arch_of(GemmIsa isa) {
   switch (isa) {
-    case GemmIsa::avx512: return detail::gemm_arch_avx512();
-    case GemmIsa::avx2: return detail::gemm_arch_avx2();
-    case GemmIsa::generic: return detail::gemm_arch_generic();
+    case GemmIsa::avx512:
+      return detail::gemm_arch_avx512();
+    case GemmIsa::avx2:
+      return detail::gemm_arch_avx2();
+    case GemmIsa::generic:
+      return detail::gemm_arch_generic();
   }
   return nullptr;
 }
@@ -44,8 +47,10 @@ bool cpu_has(GemmIsa isa) {
       return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
              __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl") &&
              __builtin_cpu_supports("fma");
-    case GemmIsa::avx2: return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-    case GemmIsa::generic: return true;
+    case GemmIsa::avx2:
+      return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    case GemmIsa::generic:
+      return true;
   }
   return false;
 #else
@@ -186,8 +191,8 @@ void gemm_serial(const GemmArch& arch, int64_t M, int64_t N, int64_t K, float al
         const int64_t a_slivers = ceil_div(mb, mr);
         for (int64_t q = 0; q < a_slivers; ++q) {
           const int64_t r0 = q * mb / a_slivers, m = (q + 1) * mb / a_slivers - r0;
-          const float* a_sliver = pack_a + q * mr * kb;
-          arch.pack(pack_a + q * mr * kb, mr, A.data + (i0 + r0) * A.row_stride + p0 * A.col_stride, A.row_stride,
+          float* a_sliver = pack_a + q * mr * kb;
+          arch.pack(a_sliver, mr, A.data + (i0 + r0) * A.row_stride + p0 * A.col_stride, A.row_stride,
                     A.col_stride, m, kb);
           const bool first_use = i0 == 0 && q == 0;
           const MicroKernel full = arch.kernel(int(m), nr);
@@ -203,7 +208,8 @@ void gemm_serial(const GemmArch& arch, int64_t M, int64_t N, int64_t K, float al
               fused(kb, a_sliver, b_src + j, B.row_stride, b_sliver, c_tile, ldc, alpha, beta_eff, &pf);
               continue;
             }
-            if (first_use) arch.pack(b_sliver, nr, b_src + j * B.col_stride, B.col_stride, B.row_stride, n, kb);
+            if (first_use)
+              arch.pack(b_sliver, nr, b_src + j * B.col_stride, B.col_stride, B.row_stride, n, kb);
             const MicroKernel kernel = n == nr ? full : arch.kernel(int(m), n);
             kernel(kb, a_sliver, b_sliver, c_tile, ldc, alpha, beta_eff, n, &pf);
           }
@@ -264,9 +270,12 @@ bool gemm_isa_supported(GemmIsa isa) { return arch_of(isa) != nullptr && cpu_has
 
 const char* gemm_isa_name(GemmIsa isa) {
   switch (isa) {
-    case GemmIsa::generic: return "generic";
-    case GemmIsa::avx2: return "avx2";
-    case GemmIsa::avx512: return "avx512";
+    case GemmIsa::generic:
+      return "generic";
+    case GemmIsa::avx2:
+      return "avx2";
+    case GemmIsa::avx512:
+      return "avx512";
   }
   return "unknown";
 }
@@ -304,10 +313,11 @@ void sgemm(int64_t M, int64_t N, int64_t K, float alpha, MatView A, MatView B, f
     return;
   }
   const int64_t m_tiles = ceil_div(M, arch.mr), n_tiles = ceil_div(N, arch.nr);
-#pragma omp parallel num_threads(grid.tm * grid.tn)
+  const int blocks = grid.tm * grid.tn;
+#pragma omp parallel num_threads(blocks)
   {
-    const int t = omp_get_thread_num();
-    if (t < grid.tm * grid.tn) {
+    // Normally one block per thread; the loop covers a runtime that grants fewer threads.
+    for (int t = omp_get_thread_num(); t < blocks; t += omp_get_num_threads()) {
       const int ti = t / grid.tn, tj = t % grid.tn;
       const int64_t i0 = std::min(M, m_tiles * ti / grid.tm * arch.mr);
       const int64_t i1 = std::min(M, m_tiles * (ti + 1) / grid.tm * arch.mr);

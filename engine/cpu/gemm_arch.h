@@ -41,8 +41,8 @@ using MicroKernel = void (*)(int64_t kc, const float* a, const float* b, float* 
 // A micro-kernel for full-width (n == nr) tiles that packs B as it goes: it reads B from its source rows
 // (b_src[k * ldb + j], contiguous along j) and also writes them in packed form to b_pack, so the first A
 // sliver of a panel overlaps the packing of B with its arithmetic.
-using FusedKernel = void (*)(int64_t kc, const float* a, const float* b_src, int64_t ldb, float* b_pack, float* c,
-                             int64_t ldc, float alpha, float beta, PrefetchCursor* pf);
+using FusedKernel = void (*)(int64_t kc, const float* a, const float* b_src, int64_t ldb, float* b_pack,
+                             float* c, int64_t ldc, float alpha, float beta, PrefetchCursor* pf);
 
 // Packs a w-wide sliver: dst[k * w + i] = src[i * s_i + k * s_k] for i < r, zero for r <= i < w,
 // k < kc. Used for A slivers (w = mr, s_i = row stride, s_k = column stride) and B slivers (w = nr,

@@ -48,6 +48,12 @@ DISMAX_AVX2 void micro_kernel(int64_t kc, const float* a, const float* b, float*
 #pragma GCC unroll 4
     for (int v = 0; v < NV; ++v) acc[i][v] = _mm256_setzero_ps();
   }
+  // Start loading the C tile now so that it is in L1 when the k loop is done.
+#pragma GCC unroll 8
+  for (int i = 0; i < M; ++i) {
+    _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc + 8 * NV) - 1, _MM_HINT_T0);
+  }
   PrefetchCursor cur = *pf;
   int64_t k = 0;
   for (; k + 4 <= kc; k += 4) {
@@ -110,7 +116,9 @@ MicroKernel kernel_by_rows(int m, int n, std::integer_sequence<int, Ms...>) {
   return k;
 }
 
-MicroKernel select_kernel(int m, int n) { return kernel_by_rows(m, n, std::make_integer_sequence<int, kMr>()); }
+MicroKernel select_kernel(int m, int n) {
+  return kernel_by_rows(m, n, std::make_integer_sequence<int, kMr>());
+}
 
 // In-place transpose of an 8 x 8 block held in 8 registers.
 DISMAX_AVX2_INLINE void transpose8(__m256 (&r)[8]) {

@@ -23,8 +23,8 @@ namespace {
 
 constexpr int kMr = 14;
 constexpr int kNr = 32;
-constexpr int64_t kFusedPrefetchRows = 8;  // the fused kernel prefetches B source rows this many k steps ahead
-constexpr int64_t kPackPrefetch = 64;      // transposing pack prefetches this many floats ahead in each row
+constexpr int64_t kFusedPrefetchRows = 8;  // k steps ahead that the fused kernel prefetches B rows
+constexpr int64_t kPackPrefetch = 64;      // floats ahead that the transposing pack prefetches
 
 DISMAX_AVX512_INLINE __mmask16 lane_mask(int64_t n) {
   return n >= 16 ? __mmask16(0xFFFF) : n <= 0 ? __mmask16(0) : __mmask16((1u << n) - 1);
@@ -58,6 +58,7 @@ DISMAX_AVX512 void narrow_kernel(int64_t kc, const float* a, const float* b, flo
 // issues the next-panel prefetches of the PrefetchCursor (two per four k steps at most).
 static_assert(kMr == 14 && kNr == 32, "the assembly k loop hard-codes the 14 x 32 packed layout");
 
+// clang-format off
 #define DX_ROW(k, i, x0, x1, bc)                             \
   "vbroadcastss " #k "*56+" #i "*4(%[a]), %%zmm" #bc "\n\t" \
   "vfmadd231ps %%zmm28, %%zmm" #bc ", %%zmm" #x0 "\n\t"     \
@@ -105,15 +106,15 @@ static_assert(kMr == 14 && kNr == 32, "the assembly k loop hard-codes the 14 x 3
   DX_ZERO2(12, 13) DX_ZERO2(14, 15) DX_ZERO2(16, 17) DX_ZERO2(18, 19) DX_ZERO2(20, 21) DX_ZERO2(22, 23)  \
   DX_ZERO2(24, 25) DX_ZERO2(26, 27)
 // One prefetch of the next-panel cursor (row + col, advancing to the next row at row_bytes), if budget.
-#define DX_PF(L)                                  \
-  "test %[budget], %[budget]\n\t"                \
-  "jz " #L "f\n\t"                               \
-  "prefetcht1 (%[row], %[col])\n\t"              \
-  "dec %[budget]\n\t"                            \
-  "add $64, %[col]\n\t"                          \
-  "cmp %[row_bytes], %[col]\n\t"                 \
-  "jb " #L "f\n\t"                               \
-  "xor %[col], %[col]\n\t"                       \
+#define DX_PF(L)                     \
+  "test %[budget], %[budget]\n\t"   \
+  "jz " #L "f\n\t"                  \
+  "prefetcht1 (%[row], %[col])\n\t" \
+  "dec %[budget]\n\t"               \
+  "add $64, %[col]\n\t"             \
+  "cmp %[row_bytes], %[col]\n\t"    \
+  "jb " #L "f\n\t"                  \
+  "xor %[col], %[col]\n\t"          \
   "add %[stride], %[row]\n\t" #L ":\n\t"
 #define DX_LOOP(M, LOAD)                                                                            \
   asm volatile(DX_ZERO_ALL                                                                          \
@@ -142,27 +143,42 @@ static_assert(kMr == 14 && kNr == 32, "the assembly k loop hard-codes the 14 x 3
                  "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15", "xmm16", "xmm17", "xmm18", \
                  "xmm19", "xmm20", "xmm21", "xmm22", "xmm23", "xmm24", "xmm25", "xmm26", "xmm27", "xmm28", \
                  "xmm29", "xmm30", "xmm31")
+// clang-format on
 
 // Runs the k loop of an M x 32 tile and leaves the accumulators in acc (M rows of 32). With kFused, B comes
 // from the source rows bs (ldb_bytes apart) and is also written, packed, to b.
 template <int M, bool kFused>
-DISMAX_AVX512_INLINE void k_loop(int64_t kc, const float* a, const float* b, const float* bs, int64_t ldb_bytes,
-                                 float* acc, PrefetchCursor* pf) {
+DISMAX_AVX512_INLINE void k_loop(int64_t kc, const float* a, const float* b, const float* bs,
+                                 int64_t ldb_bytes, float* acc, PrefetchCursor* pf) {
   int64_t n4 = kc / 4, n1 = kc % 4;
   const char* row = pf->row;
   int64_t col = pf->col;
   int64_t budget = std::min(pf->budget, 2 * n4);
   const int64_t issued = budget;
-#define DX_CASE(m)                                   \
-  if constexpr (M == m) {                            \
-    if constexpr (kFused) {                          \
-      DX_LOOP(m, DX_LOAD_FUSED);                     \
-    } else {                                         \
-      DX_LOOP(m, DX_LOAD_PACKED);                    \
-    }                                                \
-  }
-  DX_CASE(1) DX_CASE(2) DX_CASE(3) DX_CASE(4) DX_CASE(5) DX_CASE(6) DX_CASE(7)
-  DX_CASE(8) DX_CASE(9) DX_CASE(10) DX_CASE(11) DX_CASE(12) DX_CASE(13) DX_CASE(14)
+#define DX_CASE(m)                  \
+  do {                              \
+    if constexpr (M == m) {         \
+      if constexpr (kFused) {       \
+        DX_LOOP(m, DX_LOAD_FUSED);  \
+      } else {                      \
+        DX_LOOP(m, DX_LOAD_PACKED); \
+      }                             \
+    }                               \
+  } while (0)
+  DX_CASE(1);
+  DX_CASE(2);
+  DX_CASE(3);
+  DX_CASE(4);
+  DX_CASE(5);
+  DX_CASE(6);
+  DX_CASE(7);
+  DX_CASE(8);
+  DX_CASE(9);
+  DX_CASE(10);
+  DX_CASE(11);
+  DX_CASE(12);
+  DX_CASE(13);
+  DX_CASE(14);
 #undef DX_CASE
   pf->row = row;
   pf->col = col;
@@ -172,7 +188,8 @@ DISMAX_AVX512_INLINE void k_loop(int64_t kc, const float* a, const float* b, con
 
 // C[0:M, 0:n] = alpha * acc + beta * C (C not read when beta == 0).
 template <int M>
-DISMAX_AVX512_INLINE void store_tile(const float* acc, float* c, int64_t ldc, float alpha, float beta, int n) {
+DISMAX_AVX512_INLINE void store_tile(const float* acc, float* c, int64_t ldc, float alpha, float beta,
+                                     int n) {
   const __mmask16 mask0 = lane_mask(n), mask1 = lane_mask(n - 16);
   const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
   if (beta == 0.0f) {
@@ -246,7 +263,9 @@ MicroKernel kernel_by_rows(int m, int n, std::integer_sequence<int, Ms...>) {
   return k;
 }
 
-MicroKernel select_kernel(int m, int n) { return kernel_by_rows(m, n, std::make_integer_sequence<int, kMr>()); }
+MicroKernel select_kernel(int m, int n) {
+  return kernel_by_rows(m, n, std::make_integer_sequence<int, kMr>());
+}
 
 // In-place transpose of a 16 x 16 block held in 16 registers.
 DISMAX_AVX512_INLINE void transpose16(__m512 (&r)[16]) {
@@ -280,7 +299,8 @@ DISMAX_AVX512_INLINE void transpose16(__m512 (&r)[16]) {
   }
 }
 
-DISMAX_AVX512 void pack(float* dst, int w, const float* src, int64_t s_i, int64_t s_k, int64_t r, int64_t kc) {
+DISMAX_AVX512 void pack(float* dst, int w, const float* src, int64_t s_i, int64_t s_k, int64_t r,
+                        int64_t kc) {
   if (s_i == 1) {
     // Each k step is a contiguous run of r floats: copy it with masked loads and zero-fill to w.
     for (int64_t k = 0; k < kc; ++k) {

@@ -1,0 +1,34 @@
+#include "layers/batch_norm.h"
+
+#include "engine/autograd/node.h"
+#include "engine/ops.h"
+
+#include <sstream>
+
+namespace dismax {
+
+BatchNorm2d::BatchNorm2d(int64_t c, double m, double e) : num_features(c), momentum(m), eps(e) {
+  DISMAX_CHECK(c > 0 && m >= 0.0 && m <= 1.0 && e > 0.0, "BatchNorm2d(", c, ", momentum ", m, ", eps ", e,
+               "): invalid configuration");
+  weight = register_parameter("weight", Tensor::ones({c}));
+  bias = register_parameter("bias", Tensor::zeros({c}));
+  running_mean = register_buffer("running_mean", Tensor::zeros({c}));
+  running_var = register_buffer("running_var", Tensor::ones({c}));
+  num_batches_tracked = register_buffer("num_batches_tracked", Tensor::zeros({}, DType::Int64));
+}
+
+Tensor BatchNorm2d::forward(const Tensor& x) {
+  if (is_training()) {
+    NoGradGuard guard;
+    num_batches_tracked.add_(Tensor::ones({}, TensorOptions(DType::Int64).device(num_batches_tracked.device())));
+  }
+  return batch_norm(x, weight, bias, running_mean, running_var, is_training(), momentum, eps);
+}
+
+std::string BatchNorm2d::extra_repr() const {
+  std::ostringstream os;
+  os << num_features << ", eps=" << eps << ", momentum=" << momentum;
+  return os.str();
+}
+
+}  // namespace dismax

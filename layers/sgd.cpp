@@ -1,0 +1,65 @@
+#include "layers/sgd.h"
+
+#include <map>
+
+#include "engine/autograd/node.h"
+#include "engine/kernels.h"
+
+namespace dismax {
+
+SGD::SGD(const NamedTensors& parameters, SgdOptions options) : options_(options) {
+  DISMAX_CHECK(options.lr >= 0 && options.momentum >= 0 && options.weight_decay >= 0, "SGD: lr ", options.lr,
+               ", momentum ", options.momentum, ", weight_decay ", options.weight_decay, " must be >= 0");
+  DISMAX_CHECK(!options.nesterov || (options.momentum > 0 && options.dampening == 0),
+               "SGD: Nesterov momentum requires momentum > 0 and dampening 0");
+  for (const auto& [name, p] : parameters)
+    if (p.requires_grad()) slots_.push_back({name, p, Tensor()});
+}
+
+void SGD::step() {
+  NoGradGuard guard;
+  for (Slot& s : slots_) {
+    const Tensor& grad = s.param.grad();
+    if (!grad.defined()) continue;
+    DISMAX_CHECK(grad.sizes() == s.param.sizes() && grad.device() == s.param.device(), "SGD: gradient ",
+                 grad.describe(), " does not match parameter '", s.name, "' ", s.param.describe());
+    DISMAX_CHECK(s.param.is_contiguous(), "SGD: parameter '", s.name, "' is not contiguous");
+    SgdArgs args{options_.lr, options_.momentum, options_.dampening, options_.weight_decay, options_.nesterov, false};
+    if (options_.momentum != 0.0 && !s.momentum_buffer.defined()) {
+      s.momentum_buffer = Tensor::empty_like(s.param);
+      args.first_step = true;
+    }
+    const Tensor g = grad.contiguous().to(s.param.dtype());
+    DISMAX_KERNEL(s.param.device(), sgd_update)(s.param, g, s.momentum_buffer, args);
+    s.param.storage()->bump_version();
+  }
+  ++steps_;
+}
+
+void SGD::zero_grad() {
+  for (Slot& s : slots_) s.param.zero_grad();
+}
+
+NamedTensors SGD::state() const {
+  NamedTensors out;
+  for (const Slot& s : slots_)
+    if (s.momentum_buffer.defined()) out.emplace_back("momentum_buffer." + s.name, s.momentum_buffer);
+  return out;
+}
+
+void SGD::load_state(const NamedTensors& state, int64_t step_count, const std::string& source) {
+  std::map<std::string, Slot*> by_name;
+  for (Slot& s : slots_) by_name["momentum_buffer." + s.name] = &s;
+  for (Slot& s : slots_) s.momentum_buffer = Tensor();
+  for (const auto& [name, t] : state) {
+    auto it = by_name.find(name);
+    DISMAX_CHECK(it != by_name.end(), source, ": optimizer state '", name, "' matches no parameter");
+    Slot& s = *it->second;
+    DISMAX_CHECK(t.sizes() == s.param.sizes(), source, ": optimizer state '", name, "' has shape ",
+                 shape_str(t.sizes()), ", parameter has ", shape_str(s.param.sizes()));
+    s.momentum_buffer = t.detach().to(s.param.dtype()).to(s.param.device()).clone();
+  }
+  steps_ = step_count;
+}
+
+}  // namespace dismax
