@@ -14,18 +14,29 @@ struct Layout {
   int64_t count() const { return N * HW; }
 };
 
-// Sum and sum of squares of (x - shift) over one run; the shift (the channel's first value) keeps the
-// one-pass variance accurate when the mean is large compared with the spread.
+// Sum and sum of squares of (x - shift) over one run, in eight double lanes: vectorisable (a single
+// running float sum is neither) and accurate over the 10^4-10^5 values of a channel. The shift (the
+// channel's first value) keeps the one-pass variance exact when the mean is large against the spread.
 template <class T>
-DISMAX_SIMD_CLONES void shifted_moments(const T* x, int64_t n, T shift, T& sum, T& sumsq) {
-  T s = 0, q = 0;
-  for (int64_t i = 0; i < n; ++i) {
-    const T d = x[i] - shift;
-    s += d;
-    q += d * d;
+DISMAX_SIMD_CLONES void shifted_moments(const T* x, int64_t n, T shift, double& sum, double& sumsq) {
+  double s[8] = {}, q[8] = {};
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int j = 0; j < 8; ++j) {
+      const double d = static_cast<double>(x[i + j]) - shift;
+      s[j] += d;
+      q[j] += d * d;
+    }
+  for (; i < n; ++i) {
+    const double d = static_cast<double>(x[i]) - shift;
+    s[0] += d;
+    q[0] += d * d;
   }
-  sum = s;
-  sumsq = q;
+  sum = sumsq = 0;
+  for (int j = 0; j < 8; ++j) {
+    sum += s[j];
+    sumsq += q[j];
+  }
 }
 
 template <class T>
@@ -34,14 +45,23 @@ DISMAX_SIMD_CLONES void scale_shift(const T* x, T* y, int64_t n, T scale, T shif
 }
 
 template <class T>
-DISMAX_SIMD_CLONES void grad_moments(const T* gy, const T* x, int64_t n, T mean, T& sum_gy, T& sum_gy_xc) {
-  T a = 0, b = 0;
-  for (int64_t i = 0; i < n; ++i) {
-    a += gy[i];
-    b += gy[i] * (x[i] - mean);
+DISMAX_SIMD_CLONES void grad_moments(const T* gy, const T* x, int64_t n, T mean, double& sum_gy, double& sum_gy_xc) {
+  double a[8] = {}, b[8] = {};
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int j = 0; j < 8; ++j) {
+      a[j] += gy[i + j];
+      b[j] += static_cast<double>(gy[i + j]) * (static_cast<double>(x[i + j]) - mean);
+    }
+  for (; i < n; ++i) {
+    a[0] += gy[i];
+    b[0] += static_cast<double>(gy[i]) * (static_cast<double>(x[i]) - mean);
   }
-  sum_gy = a;
-  sum_gy_xc = b;
+  sum_gy = sum_gy_xc = 0;
+  for (int j = 0; j < 8; ++j) {
+    sum_gy += a[j];
+    sum_gy_xc += b[j];
+  }
 }
 
 template <class T>
@@ -75,7 +95,7 @@ void forward_train_typed(const Tensor& x, const Tensor& gamma, const Tensor& bet
       const T shift = px[c * L.HW];
       double s = 0, q = 0;
       for (int64_t n = 0; n < L.N; ++n) {
-        T rs, rq;
+        double rs, rq;
         shifted_moments(px + (n * L.C + c) * L.HW, L.HW, shift, rs, rq);
         s += rs;
         q += rq;
@@ -137,7 +157,7 @@ void backward_typed(const Tensor& gy, const Tensor& x, const Tensor& gamma, cons
       const T mu = pm[c];
       double sum_gy = 0, sum_gy_xc = 0;
       for (int64_t n = 0; n < L.N; ++n) {
-        T a, bb;
+        double a, bb;
         const int64_t o = (n * L.C + c) * L.HW;
         grad_moments(pgy + o, px + o, L.HW, mu, a, bb);
         sum_gy += a;

@@ -13,7 +13,8 @@ def save(path, tensors, metadata=None):
     if metadata:
         header["__metadata__"] = {str(k): str(v) for k, v in metadata.items()}
     for name, array in tensors.items():
-        a = np.ascontiguousarray(array)
+        a = np.asarray(array)
+        a = a if a.flags["C_CONTIGUOUS"] else a.copy(order="C")  # (ascontiguousarray would make 0-d arrays 1-d)
         data = a.astype(a.dtype.newbyteorder("<"), copy=False).tobytes()
         header[name] = {"dtype": _CODES[a.dtype], "shape": list(a.shape), "data_offsets": [offset, offset + len(data)]}
         blobs.append(data)
