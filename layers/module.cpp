@@ -175,6 +175,16 @@ void Module::to(Device device) {
   }
 }
 
+void Module::to(DType dtype) {
+  DISMAX_CHECK(is_floating(dtype), type_name(), ": to(", dtype_name(dtype), ") needs a floating dtype");
+  NoGradGuard guard;
+  for (auto& [n, t] : state_dict()) {
+    if (!is_floating(t.dtype()) || t.dtype() == dtype) continue;
+    t.set_data(t.detach().to(dtype));
+    t.zero_grad();
+  }
+}
+
 void Module::zero_grad() {
   for (auto& [n, t] : named_parameters()) t.zero_grad();
 }

@@ -50,6 +50,7 @@ class Module {
   int64_t parameter_count(bool trainable_only = false) const;
   std::string summary() const;  // module tree with shapes and parameter counts
   void to(Device device);       // moves parameters and buffers in place (handles stay valid)
+  void to(DType dtype);         // converts the floating parameters and buffers (e.g. float64 for gradchecks)
   void zero_grad();
 
  protected:

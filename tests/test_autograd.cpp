@@ -116,3 +116,14 @@ TEST_CASE("batch_norm updates running statistics with PyTorch's rule") {
   Tensor e = batch_norm(x, Tensor(), Tensor(), rm, rv, false, 0.1, 1e-5);
   CHECK(e.to_vector<double>()[0] == doctest::Approx((1 - 0.4) / std::sqrt(v[0] + 1e-5)));
 }
+
+TEST_CASE("expanded (stride-0) gradients reach backward functions as contiguous tensors") {
+  // sum's backward expands a scalar; index_select's backward hands it to a kernel that reads memory directly.
+  Tensor x = param({1, 2, 3, 4, 5, 6}, {2, 3});
+  sum(index_select(x.reshape({-1}), 0, Tensor::from_vector<int64_t>({0, 5, 5}, {3}))).backward();
+  CHECK(x.grad().to_vector<double>() == std::vector<double>{1, 0, 0, 0, 0, 2});
+  Tensor w = Tensor::randn({1, 2, 5, 5}, *std::make_unique<Generator>(1), DType::Float64).set_requires_grad(true);
+  Tensor k = Tensor::ones({3, 2, 3, 3}, DType::Float64);
+  sum(conv2d(w, k, Tensor(), {1, 1})).backward();  // conv backward reads its gradient as (N, K, P, Q) memory
+  CHECK(w.grad().to_vector<double>()[12] == doctest::Approx(3 * 9.0));  // centre pixel: every tap, 3 filters
+}

@@ -79,9 +79,12 @@ void run_backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& g
     std::vector<Tensor> inputs = std::move(buffer_of(node.get()));
     buffers.erase(node.get());
     for (size_t i = 0; i < inputs.size(); ++i) {
-      if (!inputs[i].defined())
+      if (!inputs[i].defined()) {
         inputs[i] = Tensor::zeros(node->output_shapes[i],
                                   TensorOptions(node->output_dtypes[i]).device(node->output_devices[i]));
+      } else if (!inputs[i].is_contiguous()) {
+        inputs[i] = inputs[i].contiguous();  // backward functions may hand kernels their gradient directly
+      }
     }
     std::vector<Tensor> outputs = node->apply(inputs);
     inputs.clear();

@@ -41,7 +41,8 @@ class Node {
  public:
   virtual ~Node() = default;
   virtual std::string name() const = 0;
-  // grads[i] is the gradient of forward output i (never undefined: the engine fills zeros). Returns one
+  // grads[i] is the gradient of forward output i, contiguous and never undefined (the engine fills zeros
+  // and makes expanded gradients contiguous). Returns one
   // gradient per next_edges entry (undefined where no gradient is needed).
   virtual std::vector<Tensor> apply(std::vector<Tensor>& grads) = 0;
   // Drops saved tensors after backward (retain_graph = false).

@@ -19,8 +19,10 @@ struct DTypeCode {
   const char* code;
   DType dtype;
 };
+// BOOL (PyTorch's bool tensors, one byte each) reads as UInt8; writing uses U8.
 constexpr DTypeCode kCodes[] = {{"F32", DType::Float32}, {"F64", DType::Float64}, {"F16", DType::Float16},
-                                {"BF16", DType::BFloat16}, {"I64", DType::Int64}, {"U8", DType::UInt8}};
+                                {"BF16", DType::BFloat16}, {"I64", DType::Int64}, {"U8", DType::UInt8},
+                                {"BOOL", DType::UInt8}};
 
 const char* code_of(DType dtype) {
   for (const auto& c : kCodes)
