@@ -1,0 +1,57 @@
+// The resolved configuration of a training run: every flag of dismax-train after defaults, the dataset's
+// recipe (SPEC §5) and an original config string have been applied. Saved as config.json beside the
+// checkpoints and read back by --resume and dismax-eval.
+#pragma once
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+namespace dismax {
+
+struct TrainConfig {
+  std::string dataset = "cifar10";
+  std::string data_dir = "data";
+  std::string model = "resnet34";
+  std::string loss = "softmax";  // canonical loss string (parse_loss)
+  std::string numerics = "literal";
+  double width = 1.0;
+  int64_t depth = 0;
+  int64_t epochs = 300;
+  int64_t batch_size = 64;
+  double lr = 0.1;
+  double momentum = 0.9;
+  double weight_decay = 1e-4;
+  bool nesterov = true;
+  std::string schedule = "multistep";  // multistep | cosine
+  std::vector<int64_t> milestones = {150, 200, 250};
+  double gamma = 0.1;
+  uint64_t seed = 42;
+  std::string device = "cpu";
+  int threads = 0;   // 0: all cores
+  int workers = 2;   // loader threads
+  double validation_split = 0;  // 0: select on the test split as the paper did; (0,1) fraction or a count
+  int64_t max_train_batches = 0;  // 0: all (a cap for smoke runs)
+  int64_t train_subset = 0;       // 0: whole training set; N: the first N examples of a fixed shuffle
+  int64_t log_every = 0;          // batches between plain log lines when not on a terminal (0: about 10 per epoch)
+  std::string out = "runs/run";
+
+  nlohmann::json to_json() const;
+  static TrainConfig from_json(const nlohmann::json& j, const std::string& source);
+};
+
+// SPEC §5 defaults for a dataset (epochs, batch size, milestones) applied to fields the user did not set.
+struct RecipeDefaults {
+  int64_t epochs, batch_size;
+  std::vector<int64_t> milestones;
+};
+RecipeDefaults recipe_defaults(const std::string& dataset);
+
+// Applies an original config string "data~cifar10+model~resnet34+loss~dismax_std_std_fpr" (imagenet1k is
+// read as imagenet). Throws naming the string and the bad part.
+void apply_config_string(TrainConfig& config, const std::string& text);
+
+int64_t num_classes_of(const std::string& dataset);  // cifar10 10, cifar100 100, imagenet 1000, mnist 10, ...
+
+}  // namespace dismax
