@@ -38,7 +38,8 @@ Image hflip(const Image& image);
 Image resize_bilinear(const Image& image, int width, int height);
 // resize_bilinear(crop(image, left, top, width, height), out_width, out_height) without the intermediate
 // copy; the region must lie inside the image.
-Image resized_crop(const Image& image, int left, int top, int width, int height, int out_width, int out_height);
+Image resized_crop(const Image& image, int left, int top, int width, int height, int out_width,
+                   int out_height);
 
 // ---- colour
 Image to_rgb(const Image& image);   // grey replicated to 3 channels; RGB unchanged

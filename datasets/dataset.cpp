@@ -1,0 +1,285 @@
+#include "datasets/dataset.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <map>
+#include <sstream>
+
+#include "engine/error.h"
+#include "engine/generator.h"
+#include "engine/tensor.h"
+
+namespace dismax {
+
+namespace fs = std::filesystem;
+
+std::string Dataset::source(int64_t index) const { return detail::concat(name(), " example ", index); }
+
+std::string Dataset::describe() const {
+  return detail::concat(name(), ": ", size(), " examples, ", num_classes(), " classes");
+}
+
+// ---- ArrayDataset
+
+ArrayDataset::ArrayDataset(std::string name, std::string origin, int64_t num_classes, int height, int width,
+                           int channels, std::vector<uint8_t> pixels, std::vector<int64_t> labels)
+    : name_(std::move(name)),
+      origin_(std::move(origin)),
+      num_classes_(num_classes),
+      height_(height),
+      width_(width),
+      channels_(channels),
+      pixels_(std::move(pixels)),
+      labels_(std::move(labels)) {
+  DISMAX_CHECK(channels == 1 || channels == 3, origin_, ": images must have 1 or 3 channels, not ", channels);
+  DISMAX_CHECK(pixels_.size() == labels_.size() * height * width * channels, origin_, ": ", pixels_.size(),
+               " pixel bytes for ", labels_.size(), " images of ", height, "x", width, "x", channels);
+}
+
+Example ArrayDataset::get(int64_t index) const {
+  DISMAX_CHECK(index >= 0 && index < size(), name_, ": index ", index, " out of range [0, ", size(), ")");
+  Example ex;
+  ex.image = Image(width_, height_, channels_);
+  const size_t n = ex.image.pixels.size();
+  std::memcpy(ex.image.pixels.data(), pixels_.data() + static_cast<size_t>(index) * n, n);
+  ex.label = labels_[index];
+  return ex;
+}
+
+int64_t ArrayDataset::label(int64_t index) const {
+  DISMAX_CHECK(index >= 0 && index < size(), name_, ": index ", index, " out of range [0, ", size(), ")");
+  return labels_[index];
+}
+
+std::string ArrayDataset::source(int64_t index) const { return detail::concat(origin_, ", image ", index); }
+
+std::string ArrayDataset::describe() const {
+  return detail::concat(name_, ": ", size(), " images ", height_, "x", width_, "x", channels_, ", ",
+                        num_classes_, " classes, from ", origin_);
+}
+
+// ---- SubsetDataset
+
+SubsetDataset::SubsetDataset(std::shared_ptr<const Dataset> base, std::vector<int64_t> indices,
+                             std::string what)
+    : base_(std::move(base)), indices_(std::move(indices)), what_(std::move(what)) {
+  DISMAX_CHECK(base_ != nullptr, "SubsetDataset: no base dataset");
+  for (int64_t i : indices_)
+    DISMAX_CHECK(i >= 0 && i < base_->size(), "SubsetDataset: index ", i, " out of range for ",
+                 base_->describe());
+}
+
+int64_t SubsetDataset::base_index(int64_t index) const {
+  DISMAX_CHECK(index >= 0 && index < size(), name(), " ", what_, ": index ", index, " out of range [0, ",
+               size(), ")");
+  return indices_[index];
+}
+Example SubsetDataset::get(int64_t index) const { return base_->get(base_index(index)); }
+int64_t SubsetDataset::label(int64_t index) const { return base_->label(base_index(index)); }
+std::string SubsetDataset::source(int64_t index) const { return base_->source(base_index(index)); }
+std::string SubsetDataset::describe() const {
+  return detail::concat(what_, " of ", size(), " examples of [", base_->describe(), "]");
+}
+
+// ---- split
+
+std::pair<std::shared_ptr<const Dataset>, std::shared_ptr<const Dataset>> split_train_validation(
+    std::shared_ptr<const Dataset> dataset, double validation, uint64_t seed, bool stratified) {
+  DISMAX_CHECK(dataset != nullptr, "split_train_validation: no dataset");
+  const int64_t n = dataset->size();
+  DISMAX_CHECK(validation > 0,
+               "split_train_validation: validation must be a fraction in (0, 1) or a count >= 1, got ",
+               validation);
+  const int64_t k =
+      validation < 1 ? std::llround(validation * static_cast<double>(n)) : static_cast<int64_t>(validation);
+  DISMAX_CHECK(k >= 1 && k < n, "split_train_validation: a validation part of ", k, " examples out of ", n,
+               " leaves one side empty (", dataset->describe(), ")");
+  std::vector<char> in_validation(n, 0);
+  if (!stratified) {
+    Generator gen(seed);
+    const Tensor perm = randperm(n, gen);
+    const int64_t* p = perm.data<int64_t>();
+    for (int64_t i = 0; i < k; ++i) in_validation[p[i]] = 1;
+  } else {
+    std::map<int64_t, std::vector<int64_t>> by_class;
+    for (int64_t i = 0; i < n; ++i) by_class[dataset->label(i)].push_back(i);
+    // Largest-remainder apportionment of k over the classes, ties to the smaller label.
+    std::vector<std::pair<double, int64_t>> remainders;
+    std::map<int64_t, int64_t> take;
+    int64_t assigned = 0;
+    for (const auto& [c, members] : by_class) {
+      const double exact =
+          static_cast<double>(k) * static_cast<double>(members.size()) / static_cast<double>(n);
+      take[c] = static_cast<int64_t>(std::floor(exact));
+      assigned += take[c];
+      remainders.push_back({exact - std::floor(exact), c});
+    }
+    std::stable_sort(remainders.begin(), remainders.end(),
+                     [](const auto& a, const auto& b) { return a.first > b.first; });
+    for (size_t r = 0; assigned < k && r < remainders.size(); ++r, ++assigned) ++take[remainders[r].second];
+    for (const auto& [c, members] : by_class) {
+      Generator gen(seed ^ (0x9E3779B97F4A7C15ull * static_cast<uint64_t>(c + 1)));
+      const Tensor perm = randperm(static_cast<int64_t>(members.size()), gen);
+      const int64_t* p = perm.data<int64_t>();
+      for (int64_t i = 0; i < take[c]; ++i) in_validation[members[p[i]]] = 1;
+    }
+  }
+  std::vector<int64_t> train, valid;
+  for (int64_t i = 0; i < n; ++i) (in_validation[i] ? valid : train).push_back(i);
+  return {std::make_shared<SubsetDataset>(dataset, std::move(train), "training part"),
+          std::make_shared<SubsetDataset>(dataset, std::move(valid), "validation part")};
+}
+
+// ---- open_dataset
+
+const std::vector<std::string>& dataset_names() {
+  static const std::vector<std::string> names = {"cifar10",       "cifar100", "svhn",  "mnist",
+                                                 "fashion-mnist", "imagenet", "folder"};
+  return names;
+}
+
+namespace {
+
+class Finder {
+ public:
+  explicit Finder(std::string name) : name_(std::move(name)) {}
+  bool exists(const fs::path& p) {
+    looked_.push_back(p.string());
+    std::error_code ec;
+    return fs::exists(p, ec);
+  }
+  bool has_class_folders(const fs::path& p) {
+    looked_.push_back((p / "<class>/").string());
+    std::error_code ec;
+    if (!fs::is_directory(p, ec)) return false;
+    for (const auto& e : fs::directory_iterator(p, ec))
+      if (e.is_directory(ec)) return true;
+    return false;
+  }
+  // Every file of `files` must exist once the layout is recognised.
+  void require_all(const std::vector<std::string>& files) const {
+    for (const auto& f : files) {
+      std::error_code ec;
+      DISMAX_CHECK(fs::exists(f, ec), name_, ": missing file ", f, " (the rest of its folder is there)");
+    }
+  }
+  [[noreturn]] void fail(const std::string& root, const std::string& split) const {
+    std::ostringstream os;
+    os << name_ << ": no " << split << " split found under " << root << " (looked for:";
+    for (const auto& l : looked_) os << " " << l;
+    os << ")";
+    throw Error(os.str());
+  }
+
+ private:
+  std::string name_;
+  std::vector<std::string> looked_;
+};
+
+std::shared_ptr<const Dataset> open_cifar(const std::string& name, const fs::path& root,
+                                          const std::string& split, const DatasetOptions& options) {
+  DISMAX_CHECK(split == "train" || split == "test", name, ": unknown split '", split, "' (train or test)");
+  const bool c10 = name == "cifar10";
+  const int64_t classes = c10 ? 10 : 100;
+  Finder find(name);
+  std::vector<std::string> bin_names, py_names;
+  if (c10 && split == "train") {
+    for (int i = 1; i <= 5; ++i) {
+      bin_names.push_back("data_batch_" + std::to_string(i) + ".bin");
+      py_names.push_back("data_batch_" + std::to_string(i));
+    }
+  } else if (c10) {
+    bin_names = {"test_batch.bin"};
+    py_names = {"test_batch"};
+  } else {
+    bin_names = {split + ".bin"};
+    py_names = {split};
+  }
+  auto in = [](const fs::path& dir, const std::vector<std::string>& names) {
+    std::vector<std::string> out;
+    for (const auto& n : names) out.push_back((dir / n).string());
+    return out;
+  };
+  for (const fs::path& dir : {root / (c10 ? "cifar-10-batches-bin" : "cifar-100-binary"), root}) {
+    if (find.exists(dir / bin_names[0])) {
+      find.require_all(in(dir, bin_names));
+      return read_cifar_binary(in(dir, bin_names), classes, c10 ? 1 : 2, name);
+    }
+  }
+  for (const fs::path& dir : {root / (c10 ? "cifar-10-batches-py" : "cifar-100-python"), root}) {
+    if (find.exists(dir / py_names[0]) && fs::is_regular_file(dir / py_names[0])) {
+      find.require_all(in(dir, py_names));
+      return read_cifar_python(in(dir, py_names), classes, name);
+    }
+  }
+  if (find.has_class_folders(root / split)) {
+    auto ds = std::make_shared<ImageFolderDataset>((root / split).string(), options, name);
+    DISMAX_CHECK(ds->num_classes() == classes, name, ": ", (root / split).string(), " has ",
+                 ds->num_classes(), " class folders, expected ", classes);
+    return ds;
+  }
+  find.fail(root.string(), split);
+}
+
+std::shared_ptr<const Dataset> open_mnist(const std::string& name, const fs::path& root,
+                                          const std::string& split) {
+  DISMAX_CHECK(split == "train" || split == "test", name, ": unknown split '", split, "' (train or test)");
+  const std::string prefix = split == "train" ? "train" : "t10k";
+  Finder find(name);
+  const std::vector<fs::path> dirs = {root, root / "raw",
+                                      root / (name == "mnist" ? "MNIST" : "FashionMNIST") / "raw"};
+  for (const auto& dir : dirs) {
+    for (const std::string ext : {"", ".gz"}) {
+      const fs::path images = dir / (prefix + "-images-idx3-ubyte" + ext);
+      if (!find.exists(images)) continue;
+      fs::path labels = dir / (prefix + "-labels-idx1-ubyte" + ext);
+      if (!fs::exists(labels)) labels = dir / (prefix + "-labels-idx1-ubyte" + (ext.empty() ? ".gz" : ""));
+      DISMAX_CHECK(fs::exists(labels), name, ": found ", images.string(), " but not its labels ",
+                   (dir / (prefix + "-labels-idx1-ubyte" + ext)).string());
+      return read_idx(images.string(), labels.string(), 10, name);
+    }
+  }
+  find.fail(root.string(), split);
+}
+
+}  // namespace
+
+std::shared_ptr<const Dataset> open_dataset(const std::string& name, const std::string& root,
+                                            const std::string& split, const DatasetOptions& options) {
+  const auto& names = dataset_names();
+  if (std::find(names.begin(), names.end(), name) == names.end()) {
+    std::string known;
+    for (const auto& n : names) known += (known.empty() ? "" : ", ") + n;
+    DISMAX_FAIL("unknown dataset '", name, "' (known: ", known, ")");
+  }
+  std::error_code ec;
+  DISMAX_CHECK(fs::is_directory(root, ec), name, ": dataset folder ", root,
+               " does not exist or is not a folder");
+  const fs::path r(root);
+  if (name == "cifar10" || name == "cifar100") return open_cifar(name, r, split, options);
+  if (name == "mnist" || name == "fashion-mnist") return open_mnist(name, r, split);
+  if (name == "svhn") {
+    DISMAX_CHECK(split == "train" || split == "test" || split == "extra", name, ": unknown split '", split,
+                 "' (train, test or extra)");
+    Finder find(name);
+    for (const fs::path& dir : {r, r / "svhn"})
+      if (find.exists(dir / (split + "_32x32.mat")))
+        return read_svhn_mat((dir / (split + "_32x32.mat")).string());
+    find.fail(root, split);
+  }
+  if (name == "imagenet") {
+    DISMAX_CHECK(split == "train" || split == "val" || split == "test", name, ": unknown split '", split,
+                 "' (train, or val / test for the validation images)");
+    const fs::path dir = r / (split == "train" ? "train" : "val");
+    Finder find(name);
+    if (!find.has_class_folders(dir)) find.fail(root, split);
+    return std::make_shared<ImageFolderDataset>(dir.string(), options, name);
+  }
+  // folder
+  const fs::path dir = !split.empty() && fs::is_directory(r / split, ec) ? r / split : r;
+  return std::make_shared<ImageFolderDataset>(dir.string(), options, name);
+}
+
+}  // namespace dismax

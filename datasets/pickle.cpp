@@ -1,0 +1,459 @@
+#include "datasets/pickle.h"
+
+#include <cstring>
+#include <stdexcept>
+#include <unordered_map>
+
+#include "engine/error.h"
+
+namespace dismax::pickle {
+
+const ValuePtr* Value::find(const std::string& key) const {
+  if (kind != Kind::Dict) return nullptr;
+  for (size_t i = 0; i + 1 < items.size(); i += 2) {
+    const Value& k = *items[i];
+    if ((k.kind == Kind::Str || k.kind == Kind::Bytes) && k.s == key) return &items[i + 1];
+  }
+  return nullptr;
+}
+
+namespace {
+
+ValuePtr make(Value::Kind kind) {
+  auto v = std::make_shared<Value>();
+  v->kind = kind;
+  return v;
+}
+ValuePtr make_int(int64_t i, Value::Kind kind = Value::Kind::Int) {
+  auto v = make(kind);
+  v->i = i;
+  return v;
+}
+ValuePtr make_string(std::string s, Value::Kind kind) {
+  auto v = make(kind);
+  v->s = std::move(s);
+  return v;
+}
+
+// UTF-8 text whose code points are all below 256 back to the bytes (Python's str.encode("latin1")).
+std::string utf8_to_latin1(const std::string& s, const std::string& what) {
+  std::string out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size(); ++i) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c < 0x80) {
+      out.push_back(static_cast<char>(c));
+    } else if ((c & 0xE0) == 0xC0 && i + 1 < s.size() && c <= 0xC3) {
+      out.push_back(static_cast<char>(((c & 0x1F) << 6) | (static_cast<unsigned char>(s[++i]) & 0x3F)));
+    } else {
+      DISMAX_FAIL(what, ": pickle: a latin1-encoded string holds a character above U+00FF");
+    }
+  }
+  return out;
+}
+
+class Unpickler {
+ public:
+  Unpickler(const std::string& bytes, const std::string& what) : b_(bytes), what_(what) {}
+
+  ValuePtr run() {
+    while (true) {
+      const uint8_t op = u8();
+      switch (op) {
+        case 0x80:
+          u8();
+          break;  // PROTO
+        case 0x95:
+          skip(8);
+          break;   // FRAME
+        case '.':  // STOP
+          require(!stack_.empty(), "STOP with an empty stack");
+          return stack_.back();
+        case '(':
+          marks_.push_back(stack_.size());
+          break;
+        case 'N':
+          push(make(Value::Kind::None));
+          break;
+        case 0x88:
+          push(make_int(1, Value::Kind::Bool));
+          break;
+        case 0x89:
+          push(make_int(0, Value::Kind::Bool));
+          break;
+        case 'K':
+          push(make_int(u8()));
+          break;
+        case 'M':
+          push(make_int(le(2)));
+          break;
+        case 'J':
+          push(make_int(static_cast<int32_t>(le(4))));
+          break;
+        case 0x8a:
+          push(make_int(long_bytes(u8())));
+          break;  // LONG1
+        case 0x8b:
+          push(make_int(long_bytes(checked_len(le(4)))));
+          break;  // LONG4
+        case 'I': {
+          const std::string line = text_line();
+          if (line == "00" || line == "01")
+            push(make_int(line == "01", Value::Kind::Bool));
+          else
+            push(make_int(std::stoll(line)));
+          break;
+        }
+        case 'L': {
+          std::string line = text_line();
+          if (!line.empty() && line.back() == 'L') line.pop_back();
+          push(make_int(std::stoll(line)));
+          break;
+        }
+        case 'G': {
+          uint64_t bits = 0;
+          for (int k = 0; k < 8; ++k) bits = (bits << 8) | u8();
+          auto v = make(Value::Kind::Float);
+          std::memcpy(&v->f, &bits, 8);
+          push(v);
+          break;
+        }
+        case 'U':
+          push(make_string(take(u8()), Value::Kind::Bytes));
+          break;  // SHORT_BINSTRING
+        case 'T':
+          push(make_string(take(checked_len(le(4))), Value::Kind::Bytes));
+          break;  // BINSTRING
+        case 'C':
+          push(make_string(take(u8()), Value::Kind::Bytes));
+          break;  // SHORT_BINBYTES
+        case 'B':
+          push(make_string(take(checked_len(le(4))), Value::Kind::Bytes));
+          break;  // BINBYTES
+        case 0x8e:
+          push(make_string(take(checked_len(le(8))), Value::Kind::Bytes));
+          break;  // BINBYTES8
+        case 0x96:
+          push(make_string(take(checked_len(le(8))), Value::Kind::Bytes));
+          break;  // BYTEARRAY8
+        case 0x8c:
+          push(make_string(take(u8()), Value::Kind::Str));
+          break;  // SHORT_BINUNICODE
+        case 'X':
+          push(make_string(take(checked_len(le(4))), Value::Kind::Str));
+          break;  // BINUNICODE
+        case 0x8d:
+          push(make_string(take(checked_len(le(8))), Value::Kind::Str));
+          break;  // BINUNICODE8
+        case '}':
+          push(make(Value::Kind::Dict));
+          break;
+        case ']':
+          push(make(Value::Kind::List));
+          break;
+        case ')':
+          push(make(Value::Kind::Tuple));
+          break;
+        case 't': {
+          auto t = make(Value::Kind::Tuple);
+          t->items = pop_mark();
+          push(t);
+          break;
+        }
+        case 0x85:
+        case 0x86:
+        case 0x87: {  // TUPLE1..3
+          const size_t n = op - 0x84;
+          require(stack_.size() >= n, "TUPLE", n, " on a short stack");
+          auto t = make(Value::Kind::Tuple);
+          t->items.assign(stack_.end() - n, stack_.end());
+          stack_.resize(stack_.size() - n);
+          push(t);
+          break;
+        }
+        case 'l': {
+          auto l = make(Value::Kind::List);
+          l->items = pop_mark();
+          push(l);
+          break;
+        }
+        case 'd': {
+          auto d = make(Value::Kind::Dict);
+          d->items = pop_mark();
+          require(d->items.size() % 2 == 0, "DICT with an odd number of items");
+          push(d);
+          break;
+        }
+        case 'a': {
+          ValuePtr v = pop();
+          top(Value::Kind::List)->items.push_back(v);
+          break;
+        }
+        case 'e': {
+          auto items = pop_mark();
+          auto& list = top(Value::Kind::List)->items;
+          list.insert(list.end(), items.begin(), items.end());
+          break;
+        }
+        case 's': {
+          ValuePtr v = pop(), k = pop();
+          auto& d = top(Value::Kind::Dict)->items;
+          d.push_back(k);
+          d.push_back(v);
+          break;
+        }
+        case 'u': {
+          auto items = pop_mark();
+          require(items.size() % 2 == 0, "SETITEMS with an odd number of items");
+          auto& d = top(Value::Kind::Dict)->items;
+          d.insert(d.end(), items.begin(), items.end());
+          break;
+        }
+        case 'q':
+          memo_[u8()] = back();
+          break;
+        case 'r':
+          memo_[le(4)] = back();
+          break;
+        case 'p':
+          memo_[std::stoull(text_line())] = back();
+          break;
+        case 0x94:
+          memo_[memo_.size()] = back();
+          break;  // MEMOIZE
+        case 'h':
+          push(memo(u8()));
+          break;
+        case 'j':
+          push(memo(le(4)));
+          break;
+        case 'g':
+          push(memo(std::stoull(text_line())));
+          break;
+        case 'c': {
+          std::string module = text_line();
+          std::string name = text_line();
+          push(make_string(module + "." + name, Value::Kind::Global));
+          break;
+        }
+        case 0x93: {  // STACK_GLOBAL
+          ValuePtr name = pop(), module = pop();
+          push(make_string(module->s + "." + name->s, Value::Kind::Global));
+          break;
+        }
+        case 'R': {
+          ValuePtr args = pop(), callable = pop();
+          push(call(callable, args));
+          break;
+        }
+        case 0x81: {  // NEWOBJ: cls.__new__(cls, *args)
+          ValuePtr args = pop(), cls = pop();
+          push(call(cls, args));
+          break;
+        }
+        case 'b': {
+          ValuePtr state = pop();
+          ValuePtr obj = back();
+          require(obj->kind == Value::Kind::Call, "BUILD on something that is not an object");
+          obj->state = state;
+          break;
+        }
+        case '0':
+          pop();
+          break;  // POP
+        case '2':
+          push(back());
+          break;  // DUP
+        case '1':
+          pop_mark();
+          break;  // POP_MARK
+        default:
+          DISMAX_FAIL(what_, ": pickle opcode 0x", std::hex, static_cast<int>(op), std::dec, " at byte ",
+                      pos_ - 1, " is not supported (not a CIFAR-style data pickle?)");
+      }
+    }
+  }
+
+ private:
+  template <class... A>
+  void require(bool cond, A&&... parts) {
+    if (!cond) DISMAX_FAIL(what_, ": malformed pickle: ", std::forward<A>(parts)..., " (at byte ", pos_, ")");
+  }
+  uint8_t u8() {
+    require(pos_ < b_.size(), "truncated file (the pickle ends before its STOP opcode)");
+    return static_cast<uint8_t>(b_[pos_++]);
+  }
+  uint64_t le(int n) {
+    require(pos_ + n <= b_.size(), "truncated file (the pickle ends before its STOP opcode)");
+    uint64_t v = 0;
+    for (int k = 0; k < n; ++k) v |= uint64_t{static_cast<uint8_t>(b_[pos_ + k])} << (8 * k);
+    pos_ += n;
+    return v;
+  }
+  size_t checked_len(uint64_t n) {
+    require(n <= b_.size() - pos_, "truncated file (a ", n, "-byte string runs past the end at ", b_.size(),
+            ")");
+    return static_cast<size_t>(n);
+  }
+  void skip(size_t n) { pos_ += checked_len(n); }
+  std::string take(size_t n) {
+    checked_len(n);
+    std::string s = b_.substr(pos_, n);
+    pos_ += n;
+    return s;
+  }
+  int64_t long_bytes(size_t n) {
+    require(n <= 8, "integer of ", n, " bytes does not fit 64 bits");
+    const size_t start = pos_;
+    uint64_t v = le(static_cast<int>(n));
+    if (n > 0 && n < 8 && (static_cast<uint8_t>(b_[start + n - 1]) & 0x80)) v |= ~uint64_t{0} << (8 * n);
+    return static_cast<int64_t>(v);
+  }
+  std::string text_line() {
+    const size_t end = b_.find('\n', pos_);
+    require(end != std::string::npos, "truncated file (unterminated text line)");
+    std::string s = b_.substr(pos_, end - pos_);
+    pos_ = end + 1;
+    return s;
+  }
+  void push(ValuePtr v) { stack_.push_back(std::move(v)); }
+  ValuePtr pop() {
+    require(!stack_.empty() && (marks_.empty() || stack_.size() > marks_.back()), "pop from an empty stack");
+    ValuePtr v = std::move(stack_.back());
+    stack_.pop_back();
+    return v;
+  }
+  const ValuePtr& back() {
+    require(!stack_.empty(), "empty stack");
+    return stack_.back();
+  }
+  const ValuePtr& top(Value::Kind kind) {
+    const ValuePtr& v = back();
+    require(v->kind == kind, "unexpected object kind on the stack");
+    return v;
+  }
+  std::vector<ValuePtr> pop_mark() {
+    require(!marks_.empty(), "no MARK on the stack");
+    const size_t m = marks_.back();
+    marks_.pop_back();
+    std::vector<ValuePtr> items(stack_.begin() + static_cast<std::ptrdiff_t>(m), stack_.end());
+    stack_.resize(m);
+    return items;
+  }
+  ValuePtr memo(uint64_t key) {
+    auto it = memo_.find(key);
+    require(it != memo_.end(), "memo key ", key, " was never stored");
+    return it->second;
+  }
+  // Builds the value a call would return for the few callables data pickles use to spell bytes; every other
+  // call stays a record of (callable, args).
+  ValuePtr call(const ValuePtr& callable, const ValuePtr& args) {
+    if (callable->kind == Value::Kind::Global && args->kind == Value::Kind::Tuple) {
+      const std::string& g = callable->s;
+      const auto& a = args->items;
+      if ((g == "_codecs.encode" || g == "builtins.bytearray" || g == "__builtin__.bytearray") &&
+          a.size() == 2 && a[0]->kind == Value::Kind::Str && a[1]->kind == Value::Kind::Str &&
+          (a[1]->s == "latin1" || a[1]->s == "latin-1"))
+        return make_string(utf8_to_latin1(a[0]->s, what_), Value::Kind::Bytes);
+      if ((g == "builtins.bytes" || g == "builtins.bytearray" || g == "__builtin__.bytearray") && a.empty())
+        return make_string("", Value::Kind::Bytes);
+    }
+    auto v = make(Value::Kind::Call);
+    v->callable = callable;
+    v->args = args;
+    return v;
+  }
+
+  const std::string& b_;
+  const std::string& what_;
+  size_t pos_ = 0;
+  std::vector<ValuePtr> stack_;
+  std::vector<size_t> marks_;
+  std::unordered_map<uint64_t, ValuePtr> memo_;
+};
+
+bool is_global(const ValuePtr& v, const char* a, const char* b = nullptr) {
+  return v && v->kind == Value::Kind::Global && (v->s == a || (b && v->s == b));
+}
+
+// dtype('u1') / dtype('|u1') / dtype('uint8') as numpy pickles it.
+bool is_uint8_dtype(const ValuePtr& d) {
+  if (!d || d->kind != Value::Kind::Call || !is_global(d->callable, "numpy.dtype")) return false;
+  if (!d->args || d->args->items.empty()) return false;
+  const Value& name = *d->args->items[0];
+  return (name.kind == Value::Kind::Str || name.kind == Value::Kind::Bytes) &&
+         (name.s == "u1" || name.s == "|u1" || name.s == "uint8");
+}
+
+std::vector<int64_t> ints_of(const ValuePtr& v, const std::string& what) {
+  DISMAX_CHECK(v && (v->kind == Value::Kind::Tuple || v->kind == Value::Kind::List), what,
+               ": expected a tuple of ints in the pickled array");
+  std::vector<int64_t> out;
+  for (const auto& x : v->items) {
+    DISMAX_CHECK(x->kind == Value::Kind::Int, what, ": expected a tuple of ints in the pickled array");
+    out.push_back(x->i);
+  }
+  return out;
+}
+
+}  // namespace
+
+ValuePtr load(const std::string& bytes, const std::string& what) {
+  try {
+    return Unpickler(bytes, what).run();
+  } catch (const std::logic_error& e) {  // std::stoll on a malformed text opcode
+    DISMAX_FAIL(what, ": malformed pickle (", e.what(), ")");
+  }
+}
+
+NumpyBytes as_uint8_array(const Value& v, const std::string& what) {
+  DISMAX_CHECK(v.kind == Value::Kind::Call, what, ": expected a pickled numpy array");
+  NumpyBytes out;
+  ValuePtr dtype, data;
+  bool fortran = false;
+  if (is_global(v.callable, "numpy.core.multiarray._reconstruct", "numpy._core.multiarray._reconstruct")) {
+    DISMAX_CHECK(v.state && v.state->kind == Value::Kind::Tuple &&
+                     (v.state->items.size() == 5 || v.state->items.size() == 4),
+                 what, ": pickled numpy array without its (version, shape, dtype, fortran, data) state");
+    const auto& st = v.state->items;
+    const size_t o = st.size() == 5 ? 1 : 0;
+    out.shape = ints_of(st[o], what);
+    dtype = st[o + 1];
+    fortran = st[o + 2]->i != 0;
+    data = st[o + 3];
+  } else if (is_global(v.callable, "numpy.core.numeric._frombuffer", "numpy._core.numeric._frombuffer")) {
+    DISMAX_CHECK(v.args && v.args->items.size() == 4, what, ": unexpected numpy _frombuffer arguments");
+    const auto& a = v.args->items;
+    data = a[0];
+    dtype = a[1];
+    out.shape = ints_of(a[2], what);
+    fortran = a[3]->s == "F";
+  } else {
+    DISMAX_FAIL(what, ": expected a pickled numpy array, found a call to ",
+                v.callable ? v.callable->s : std::string("?"));
+  }
+  DISMAX_CHECK(is_uint8_dtype(dtype), what, ": the pickled numpy array is not uint8");
+  DISMAX_CHECK(!fortran, what, ": Fortran-order pickled arrays are not supported");
+  DISMAX_CHECK(data && data->kind == Value::Kind::Bytes, what,
+               ": the pickled numpy array holds no raw bytes");
+  int64_t n = 1;
+  for (int64_t d : out.shape) n *= d;
+  DISMAX_CHECK(static_cast<int64_t>(data->s.size()) == n, what, ": pickled array data has ", data->s.size(),
+               " bytes, its shape needs ", n);
+  out.data = data->s;
+  return out;
+}
+
+std::vector<int64_t> as_int_list(const Value& v, const std::string& what) {
+  DISMAX_CHECK(v.kind == Value::Kind::List || v.kind == Value::Kind::Tuple, what,
+               ": expected a list of ints");
+  std::vector<int64_t> out;
+  out.reserve(v.items.size());
+  for (const auto& x : v.items) {
+    DISMAX_CHECK(x->kind == Value::Kind::Int, what, ": expected a list of ints");
+    out.push_back(x->i);
+  }
+  return out;
+}
+
+}  // namespace dismax::pickle

@@ -1,0 +1,216 @@
+#include "datasets/transforms.h"
+
+#include <cmath>
+#include <sstream>
+
+#include "engine/error.h"
+
+namespace dismax {
+
+namespace {
+
+// Python's round(): half to even.
+int round_half_even(double v) {
+  const double r = std::round(v);
+  if (std::fabs(v - std::trunc(v)) == 0.5) return static_cast<int>(2.0 * std::round(v / 2.0));
+  return static_cast<int>(r);
+}
+
+std::string floats(const std::vector<float>& v) {
+  std::ostringstream os;
+  os << "(";
+  for (size_t i = 0; i < v.size(); ++i) os << (i ? ", " : "") << v[i];
+  os << ")";
+  return os.str();
+}
+
+}  // namespace
+
+Normalization normalization_for(const std::string& dataset) {
+  if (dataset == "cifar10") return {{0.491f, 0.482f, 0.446f}, {0.247f, 0.243f, 0.261f}};
+  if (dataset == "cifar100") return {{0.507f, 0.486f, 0.440f}, {0.267f, 0.256f, 0.276f}};
+  if (dataset == "imagenet") return {{0.485f, 0.456f, 0.406f}, {0.229f, 0.224f, 0.225f}};
+  if (dataset == "mnist") return {{0.1307f}, {0.3081f}};
+  if (dataset == "fashion-mnist") return {{0.2860f}, {0.3530f}};
+  DISMAX_FAIL(
+      "no normalisation constants for dataset '", dataset,
+      "' (known: cifar10, cifar100, imagenet, mnist, fashion-mnist; an OOD set such as svhn or a folder "
+      "takes the in-distribution dataset's)");
+}
+
+// ---- Transform
+
+Transform& Transform::then(std::string name, Step step) {
+  steps_.push_back({std::move(name), std::move(step)});
+  return *this;
+}
+
+Transform& Transform::normalize(const Normalization& n) {
+  DISMAX_CHECK(!n.mean.empty() && n.mean.size() == n.std.size(), "normalize: ", n.mean.size(), " means and ",
+               n.std.size(), " standard deviations");
+  norm_ = n;
+  lut_.assign(n.mean.size(), {});
+  for (size_t c = 0; c < n.mean.size(); ++c) {
+    DISMAX_CHECK(n.std[c] > 0, "normalize: standard deviation ", n.std[c], " of channel ", c,
+                 " is not positive");
+    for (int v = 0; v < 256; ++v) lut_[c][v] = (static_cast<float>(v) / 255.0f - n.mean[c]) / n.std[c];
+  }
+  return *this;
+}
+
+Image Transform::augment(const Image& image, Generator& gen) const {
+  if (steps_.empty()) return image;
+  Image out = steps_[0].step(image, gen);
+  for (size_t i = 1; i < steps_.size(); ++i) out = steps_[i].step(out, gen);
+  return out;
+}
+
+void Transform::to_chw(const Image& image, float* out) const {
+  const int c = image.channels;
+  const size_t plane = static_cast<size_t>(image.width) * image.height;
+  if (lut_.empty()) {
+    for (size_t i = 0; i < plane; ++i)
+      for (int k = 0; k < c; ++k) out[k * plane + i] = static_cast<float>(image.pixels[i * c + k]) / 255.0f;
+    return;
+  }
+  DISMAX_CHECK(static_cast<size_t>(c) == lut_.size(), "transform: a ", c, "-channel image meets a ",
+               lut_.size(), "-channel normalisation; add rgb() or grey() to the transform");
+  for (int k = 0; k < c; ++k) {
+    const float* lut = lut_[k].data();
+    float* dst = out + k * plane;
+    const uint8_t* src = image.pixels.data() + k;
+    for (size_t i = 0; i < plane; ++i) dst[i] = lut[src[i * c]];
+  }
+}
+
+std::string Transform::describe() const {
+  std::string s;
+  for (const auto& st : steps_) s += st.name + " -> ";
+  if (lut_.empty()) return s + "to_tensor";
+  return s + "normalize(mean " + floats(norm_.mean) + ", std " + floats(norm_.std) + ")";
+}
+
+// ---- steps
+
+Transform::Step random_crop(int size, int padding) {
+  DISMAX_CHECK(size > 0 && padding >= 0, "random_crop: invalid size ", size, " or padding ", padding);
+  return [size, padding](const Image& image, Generator& gen) {
+    const int h = image.height + 2 * padding, w = image.width + 2 * padding;
+    DISMAX_CHECK(h >= size && w >= size, "random_crop: a ", size, "x", size, " crop of a ", image.width, "x",
+                 image.height, " image padded by ", padding);
+    const int top = static_cast<int>(gen.next_below(static_cast<uint64_t>(h - size + 1)));
+    const int left = static_cast<int>(gen.next_below(static_cast<uint64_t>(w - size + 1)));
+    // Cropping the padded image equals cropping the original with zeros outside it.
+    return crop(image, left - padding, top - padding, size, size);
+  };
+}
+
+Transform::Step horizontal_flip(double p) {
+  return [p](const Image& image, Generator& gen) { return gen.next_double() < p ? hflip(image) : image; };
+}
+
+std::array<int, 4> random_resized_crop_box(int width, int height, Generator& gen, double scale_min,
+                                           double scale_max, double ratio_min, double ratio_max) {
+  const double area = static_cast<double>(width) * height;
+  const double log_lo = std::log(ratio_min), log_hi = std::log(ratio_max);
+  for (int attempt = 0; attempt < 10; ++attempt) {
+    const double target_area = area * (scale_min + (scale_max - scale_min) * gen.next_double());
+    const double aspect = std::exp(log_lo + (log_hi - log_lo) * gen.next_double());
+    const int w = round_half_even(std::sqrt(target_area * aspect));
+    const int h = round_half_even(std::sqrt(target_area / aspect));
+    if (0 < w && w <= width && 0 < h && h <= height) {
+      const int top = static_cast<int>(gen.next_below(static_cast<uint64_t>(height - h + 1)));
+      const int left = static_cast<int>(gen.next_below(static_cast<uint64_t>(width - w + 1)));
+      return {left, top, w, h};
+    }
+  }
+  const double in_ratio = static_cast<double>(width) / height;
+  int w = width, h = height;
+  if (in_ratio < ratio_min) {
+    h = round_half_even(w / ratio_min);
+  } else if (in_ratio > ratio_max) {
+    w = round_half_even(h * ratio_max);
+  }
+  return {(width - w) / 2, (height - h) / 2, w, h};
+}
+
+Transform::Step random_resized_crop(int size, double scale_min, double scale_max, double ratio_min,
+                                    double ratio_max) {
+  DISMAX_CHECK(size > 0 && 0 < scale_min && scale_min <= scale_max && 0 < ratio_min && ratio_min <= ratio_max,
+               "random_resized_crop: invalid size, scale or ratio");
+  return [=](const Image& image, Generator& gen) {
+    const auto b =
+        random_resized_crop_box(image.width, image.height, gen, scale_min, scale_max, ratio_min, ratio_max);
+    return resized_crop(image, b[0], b[1], b[2], b[3], size, size);
+  };
+}
+
+Transform::Step resize_shorter(int size) {
+  DISMAX_CHECK(size > 0, "resize_shorter: invalid size ", size);
+  return [size](const Image& image, Generator&) {
+    const int w = image.width, h = image.height;
+    const int shorter = std::min(w, h), longer = std::max(w, h);
+    const int new_long = static_cast<int>(static_cast<double>(int64_t{size} * longer) / shorter);
+    return w <= h ? resize_bilinear(image, size, new_long) : resize_bilinear(image, new_long, size);
+  };
+}
+
+Transform::Step resize(int width, int height) {
+  DISMAX_CHECK(width > 0 && height > 0, "resize: invalid size ", width, "x", height);
+  return [width, height](const Image& image, Generator&) {
+    if (image.width == width && image.height == height) return image;
+    return resize_bilinear(image, width, height);
+  };
+}
+
+Transform::Step center_crop(int size) {
+  DISMAX_CHECK(size > 0, "center_crop: invalid size ", size);
+  return [size](const Image& image, Generator&) {
+    auto offset = [size](int extent) {
+      return extent >= size ? round_half_even((extent - size) / 2.0) : -((size - extent) / 2);
+    };
+    return crop(image, offset(image.width), offset(image.height), size, size);
+  };
+}
+
+Transform::Step rgb() {
+  return [](const Image& image, Generator&) { return to_rgb(image); };
+}
+
+Transform::Step grey() {
+  return [](const Image& image, Generator&) { return to_grey(image); };
+}
+
+// ---- recipes
+
+Transform train_transform(const std::string& dataset) {
+  Transform t;
+  if (dataset == "cifar10" || dataset == "cifar100") {
+    t.then("random_crop(32, padding 4)", random_crop(32, 4)).then("hflip(0.5)", horizontal_flip(0.5));
+  } else if (dataset == "imagenet") {
+    t.then("random_resized_crop(224)", random_resized_crop(224)).then("hflip(0.5)", horizontal_flip(0.5));
+  } else if (dataset != "mnist" && dataset != "fashion-mnist") {
+    DISMAX_FAIL("no training transform for dataset '", dataset,
+                "' (known: cifar10, cifar100, imagenet, mnist, fashion-mnist)");
+  }
+  return t.normalize(normalization_for(dataset));
+}
+
+Transform eval_transform(const std::string& in_distribution) {
+  Transform t;
+  if (in_distribution == "cifar10" || in_distribution == "cifar100") {
+    t.then("rgb", rgb()).then("resize(32x32)", resize(32, 32));
+  } else if (in_distribution == "imagenet") {
+    t.then("rgb", rgb())
+        .then("resize_shorter(256)", resize_shorter(256))
+        .then("center_crop(224)", center_crop(224));
+  } else if (in_distribution == "mnist" || in_distribution == "fashion-mnist") {
+    t.then("grey", grey()).then("resize(28x28)", resize(28, 28));
+  } else {
+    DISMAX_FAIL("no inference transform for in-distribution dataset '", in_distribution,
+                "' (known: cifar10, cifar100, imagenet, mnist, fashion-mnist)");
+  }
+  return t.normalize(normalization_for(in_distribution));
+}
+
+}  // namespace dismax

@@ -1,0 +1,116 @@
+// dismax-aggregate: gathers the results.json files written by dismax-eval (searching the given folders
+// recursively) and prints mean ± sample std over runs, one row per (dataset, model, loss), in the layout of
+// the paper's Table 2: accuracy, ECE after calibration, and AUROC / AUPR-out per OOD set for the loss's
+// recommended score (MPS for SoftMax, ES for IsoMax, MDS for IsoMax+, MMLES for DisMax) or --score.
+#include <CLI/CLI.hpp>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+
+#include "engine/error.h"
+#include "engine/io/safetensors.h"
+#include "losses/attach.h"
+#include "losses/scores.h"
+
+using namespace dismax;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct Values {
+  std::vector<double> v;
+  std::string format(double scale, int digits) const {
+    if (v.empty()) return "–";
+    double mean = 0;
+    for (double x : v) mean += x;
+    mean /= v.size();
+    double var = 0;
+    for (double x : v) var += (x - mean) * (x - mean);
+    const double sd = v.size() > 1 ? std::sqrt(var / (v.size() - 1)) : 0.0;
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%.*f±%.*f", digits, mean * scale, digits, sd * scale);
+    return buf;
+  }
+};
+
+struct Group {
+  int runs = 0;
+  Values accuracy, ece;
+  std::map<std::string, Values> auroc, aupr_out;  // per OOD set
+  std::string score;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> roots;
+  std::string score_override, out_path;
+  CLI::App app{"dismax-aggregate: mean ± std tables (the paper's Table 2 layout) over dismax-eval results.json files"};
+  app.add_option("folders", roots, "Folders searched recursively for results.json")->required();
+  app.add_option("--score", score_override, "Score to tabulate instead of each loss's recommended one");
+  app.add_option("--out", out_path, "Also write the table (Markdown) to this file");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  try {
+    std::map<std::tuple<std::string, std::string, std::string>, Group> groups;
+    std::set<std::string> ood_sets;
+    int files = 0;
+    for (const auto& root : roots) {
+      DISMAX_CHECK(fs::exists(root), root, ": no such folder");
+      for (const auto& entry : fs::recursive_directory_iterator(root)) {
+        if (!entry.is_regular_file() || entry.path().filename() != "results.json") continue;
+        nlohmann::json j;
+        try {
+          std::ifstream(entry.path()) >> j;
+        } catch (const nlohmann::json::exception& e) {
+          DISMAX_FAIL(entry.path().string(), ": not valid JSON (", e.what(), ")");
+        }
+        ++files;
+        const std::string loss = j.value("loss", "?");
+        Group& g = groups[{j.value("dataset", "?"), j.value("model", "?"), loss}];
+        ++g.runs;
+        g.score = score_override.empty() ? score_name(recommended_scores(parse_loss(loss).family).front()) : score_override;
+        g.accuracy.v.push_back(j.at("accuracy").get<double>());
+        g.ece.v.push_back(j.at("ece").get<double>());
+        if (j.contains("ood"))
+          for (auto it = j["ood"].begin(); it != j["ood"].end(); ++it) {
+            if (!it.value().contains(g.score)) continue;
+            ood_sets.insert(it.key());
+            g.auroc[it.key()].v.push_back(it.value()[g.score].at("auroc").get<double>());
+            g.aupr_out[it.key()].v.push_back(it.value()[g.score].at("aupr_out").get<double>());
+          }
+      }
+    }
+    DISMAX_CHECK(files > 0, "no results.json found under the given folders");
+    std::ostringstream md;
+    md << "| dataset | model | loss [score] | runs | ACC (%) | ECE |";
+    for (const auto& s : ood_sets) md << " " << s << " AUROC (%) | " << s << " AUPR-out (%) |";
+    md << "\n|---|---|---|---:|---:|---:|";
+    for (size_t i = 0; i < ood_sets.size(); ++i) md << "---:|---:|";
+    md << "\n";
+    for (const auto& [key, g] : groups) {
+      md << "| " << std::get<0>(key) << " | " << std::get<1>(key) << " | " << std::get<2>(key) << " [" << g.score
+         << "] | " << g.runs << " | " << g.accuracy.format(100, 1) << " | " << g.ece.format(1, 4) << " |";
+      for (const auto& s : ood_sets) {
+        auto a = g.auroc.find(s), p = g.aupr_out.find(s);
+        md << " " << (a == g.auroc.end() ? "–" : a->second.format(100, 1)) << " | "
+           << (p == g.aupr_out.end() ? "–" : p->second.format(100, 1)) << " |";
+      }
+      md << "\n";
+    }
+    std::printf("%s", md.str().c_str());
+    if (!out_path.empty()) write_file_atomically(out_path, md.str());
+    return 0;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "dismax-aggregate: error: %s\n", e.what());
+    return 1;
+  }
+}
