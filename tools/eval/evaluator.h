@@ -1,0 +1,43 @@
+// dismax-eval's work (SPEC §2, §6): classification accuracy, NLL and 15-bin ECE before and after temperature
+// calibration, and OOD detection for every OOD set and score, written as results.json, per-sample scores and
+// logits (so metrics can be recomputed without the network), a Markdown table in the paper's layout, and
+// PNG plots.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace dismax {
+
+struct OodSource {
+  std::string name;  // label in the results ("svhn", "lsun_resize", ...)
+  std::string dataset;  // a dataset name, or "folder"
+  std::string dir;
+};
+// Parses NAME:DIR. NAME is a dataset name (cifar10, svhn, mnist, ...: its test split) or any other label
+// for an image folder (imagenet_resize, lsun_resize, imagenet-o, ...). Throws naming the bad argument.
+OodSource parse_ood(const std::string& text);
+
+struct EvalOptions {
+  std::string checkpoint;
+  std::string dataset;   // empty: from the checkpoint
+  std::string data_dir;  // empty: from the checkpoint's training configuration
+  std::vector<OodSource> ood;
+  std::string out = "eval";
+  std::vector<std::string> scores;  // empty: all scores
+  std::string calibrate_on;         // "validation" | "test" | "" (validation when the run held one out)
+  std::string calibration_objective = "ECE";
+  bool write_temperature = false;
+  std::string numerics = "literal";
+  int64_t batch_size = 0;  // 0: the training batch size
+  int64_t max_samples = 0;  // 0: every sample of each set
+  std::string device = "cpu";
+  int threads = 0;
+  int workers = 2;
+  bool plots = true;
+};
+
+// Runs the evaluation and returns the results.json text it wrote.
+std::string evaluate(const EvalOptions& options);
+
+}  // namespace dismax
