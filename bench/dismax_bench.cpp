@@ -14,6 +14,8 @@
 #include "engine/autograd/node.h"
 #include "engine/ops.h"
 #include "engine/parallel.h"
+#include "layers/sgd.h"
+#include "models/model.h"
 
 using namespace dismax;
 
@@ -51,87 +53,6 @@ std::string conv_name(const ConvShape& c, int64_t batch) {
   std::snprintf(buf, sizeof buf, "conv %ldx%ld %ld->%ld %ldx%ld s%ld b%ld", c.kernel, c.kernel, c.cin, c.cout, c.hw,
                 c.hw, c.stride, batch);
   return buf;
-}
-
-// A CIFAR ResNet18 written directly against the engine ops (BasicBlock [2,2,2,2], 3x3 stem, no max-pool).
-struct ResNet18 {
-  struct Conv { Tensor w; };
-  struct BN { Tensor g, b, rm, rv; };
-  std::vector<Tensor> params;
-  Generator gen{0};
-
-  Tensor make_conv(int64_t cin, int64_t cout, int64_t k) {
-    Tensor w = Tensor::randn({cout, cin, k, k}, gen) * std::sqrt(2.0 / (cout * k * k));
-    w = w.detach().set_requires_grad(true);
-    params.push_back(w);
-    return w;
-  }
-  BN make_bn(int64_t c) {
-    BN bn{Tensor::ones({c}).set_requires_grad(true), Tensor::zeros({c}).set_requires_grad(true), Tensor::zeros({c}),
-          Tensor::ones({c})};
-    params.push_back(bn.g);
-    params.push_back(bn.b);
-    return bn;
-  }
-  struct Block {
-    Tensor w1, w2, ws;
-    BN b1, b2, bs;
-    int64_t stride;
-  };
-  Tensor stem;
-  BN stem_bn;
-  std::vector<Block> blocks;
-  Tensor fc_w, fc_b;
-
-  explicit ResNet18(int64_t classes) {
-    stem = make_conv(3, 64, 3);
-    stem_bn = make_bn(64);
-    int64_t cin = 64;
-    for (int64_t planes : {64, 128, 256, 512})
-      for (int i = 0; i < 2; ++i) {
-        Block b;
-        b.stride = (i == 0 && planes != 64) ? 2 : 1;
-        b.w1 = make_conv(cin, planes, 3);
-        b.b1 = make_bn(planes);
-        b.w2 = make_conv(planes, planes, 3);
-        b.b2 = make_bn(planes);
-        if (b.stride != 1 || cin != planes) {
-          b.ws = make_conv(cin, planes, 1);
-          b.bs = make_bn(planes);
-        }
-        blocks.push_back(b);
-        cin = planes;
-      }
-    fc_w = (Tensor::rand({classes, 512}, gen) * 2.0 - 1.0) * (1.0 / std::sqrt(512.0));
-    fc_w = fc_w.detach().set_requires_grad(true);
-    fc_b = Tensor::zeros({classes}).set_requires_grad(true);
-    params.push_back(fc_w);
-    params.push_back(fc_b);
-  }
-  static Tensor bn(const Tensor& x, BN& p) { return batch_norm(x, p.g, p.b, p.rm, p.rv, true, 0.1, 1e-5); }
-  Tensor forward(const Tensor& x) {
-    Tensor h = relu(bn(conv2d(x, stem, Tensor(), {1, 1}), stem_bn));
-    for (Block& b : blocks) {
-      Tensor y = relu(bn(conv2d(h, b.w1, Tensor(), {b.stride, 1}), b.b1));
-      y = bn(conv2d(y, b.w2, Tensor(), {1, 1}), b.b2);
-      Tensor s = b.ws.defined() ? bn(conv2d(h, b.ws, Tensor(), {b.stride, 0}), b.bs) : h;
-      h = relu(y + s);
-    }
-    return linear(global_avg_pool2d(h), fc_w, fc_b);
-  }
-};
-
-void sgd_step(std::vector<Tensor>& params, std::vector<Tensor>& momentum, double lr) {
-  NoGradGuard guard;
-  if (momentum.empty())
-    for (const Tensor& p : params) momentum.push_back(Tensor::zeros_like(p));
-  for (size_t i = 0; i < params.size(); ++i) {
-    Tensor g = params[i].grad();
-    g.add_(params[i], 1e-4);
-    momentum[i].mul_(0.9).add_(g);
-    g.add_(momentum[i], 0.9);
-    params[i].add_(g, -lr);
-  }
 }
 
 }  // namespace
@@ -192,18 +113,20 @@ int main(int argc, char** argv) {
   }
   if (only.empty() || only == "step") {
     for (int64_t batch : {int64_t{32}}) {
-      ResNet18 net(10);
-      std::vector<Tensor> momentum;
+      // The CIFAR ResNet18 of models/ (BasicBlock [2,2,2,2], 3x3 stem) with a Linear head, cross-entropy
+      // and Nesterov SGD, as bench_torch.py does in PyTorch.
+      Generator init(0);
+      auto net = make_model("resnet18cifar", 10, init);
+      SGD opt(net->named_parameters(), {0.1, 0.9, 0.0, 1e-4, true});
       Tensor x = Tensor::randn({batch, 3, 32, 32}, gen);
       std::vector<int64_t> labels(batch);
       for (int64_t i = 0; i < batch; ++i) labels[i] = i % 10;
       const Tensor hot = one_hot(Tensor::from_vector(labels, {batch}), 10);
       report("resnet18 cifar train step b" + std::to_string(batch), time_ms([&] {
-               for (Tensor& p : net.params) p.zero_grad();
-               Tensor logits = net.forward(x);
-               Tensor loss = neg(mean(sum(mul(hot, log_softmax(logits, 1)), {1})));
+               opt.zero_grad();
+               Tensor loss = neg(mean(sum(mul(hot, log_softmax(net->forward(x), 1)), {1})));
                loss.backward();
-               sgd_step(net.params, momentum, 0.1);
+               opt.step();
              }, 2, repeat));
     }
   }
