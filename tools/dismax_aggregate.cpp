@@ -33,7 +33,8 @@ struct Values {
     for (double x : v) var += (x - mean) * (x - mean);
     const double sd = v.size() > 1 ? std::sqrt(var / (v.size() - 1)) : 0.0;
     char buf[64];
-    std::snprintf(buf, sizeof buf, "%.*f±%.*f", digits, mean * scale, digits, sd * scale);
+    if (v.size() == 1) std::snprintf(buf, sizeof buf, "%.*f", digits, mean * scale);  // one run: no spread
+    else std::snprintf(buf, sizeof buf, "%.*f±%.*f", digits, mean * scale, digits, sd * scale);
     return buf;
   }
 };

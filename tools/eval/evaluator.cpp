@@ -186,8 +186,8 @@ std::string evaluate(const EvalOptions& o) {
   // ---- OOD detection with the checkpoint's temperature (the paper's protocol)
   std::vector<std::vector<float>> in_scores;
   for (Score s : scores) in_scores.push_back(compute_score(test.logits, s, numerics).to_vector<float>());
-  write_scores_csv(out / "scores" / (dataset + ".csv"), test, scores, in_scores, true);
-  NamedTensors logits_file{{dataset + ".logits", test.logits}, {dataset + ".labels", test.labels}};
+  write_scores_csv(out / "scores" / ("in_" + dataset + ".csv"), test, scores, in_scores, true);
+  NamedTensors logits_file{{"in." + dataset + ".logits", test.logits}, {"in." + dataset + ".labels", test.labels}};
   nlohmann::json ood = nlohmann::json::object();
   ReportInput report{model.arch(), loaded.loss.str(), dataset, before, after, cal, split, checkpoint_temperature,
                      recommended, scores, {}};
@@ -204,8 +204,8 @@ std::string evaluate(const EvalOptions& o) {
     const SetOutputs set = run_model(model, src.name, data, transform, o, batch_size, device);
     std::vector<std::vector<float>> out_scores;
     for (Score s : scores) out_scores.push_back(compute_score(set.logits, s, numerics).to_vector<float>());
-    write_scores_csv(out / "scores" / (src.name + ".csv"), set, scores, out_scores, false);
-    logits_file.emplace_back(src.name + ".logits", set.logits);
+    write_scores_csv(out / "scores" / ("ood_" + src.name + ".csv"), set, scores, out_scores, false);
+    logits_file.emplace_back("ood." + src.name + ".logits", set.logits);
     nlohmann::json per_score;
     std::vector<OodMetrics> metrics;
     for (size_t k = 0; k < scores.size(); ++k) {

@@ -1,7 +1,8 @@
 // dismax-eval's work (SPEC §2, §6): classification accuracy, NLL and 15-bin ECE before and after temperature
-// calibration, and OOD detection for every OOD set and score, written as results.json, per-sample scores and
-// logits (so metrics can be recomputed without the network), a Markdown table in the paper's layout, and
-// PNG plots.
+// calibration, and OOD detection for every OOD set and score, written as results.json, per-sample scores
+// (scores/in_<dataset>.csv, scores/ood_<set>.csv) and logits (logits.safetensors: in.<dataset>.logits,
+// in.<dataset>.labels, ood.<set>.logits) so metrics can be recomputed without the network, a Markdown table
+// in the paper's layout (results.md), and PNG plots (plots/).
 #pragma once
 
 #include <string>
