@@ -21,23 +21,23 @@ const std::map<std::string, Builder>& builders() {
   static const std::map<std::string, Builder> table = {
       {"resnet34",
        [](int64_t c, Generator& g, const ModelConfig& m) {
-         return std::make_shared<CifarResNet>("resnet34", m.blocks.empty() ? std::vector<int64_t>{3, 4, 6, 3} : m.blocks,
+         return std::make_shared<ResNet>("resnet34", ResNet::Stem::Cifar, m.blocks.empty() ? std::vector<int64_t>{3, 4, 6, 3} : m.blocks,
                                               widths_of({64, 128, 256, 512}, m.width), c, g, m.in_channels);
        }},
       {"resnet18cifar",
        [](int64_t c, Generator& g, const ModelConfig& m) {
-         return std::make_shared<CifarResNet>("resnet18cifar",
+         return std::make_shared<ResNet>("resnet18cifar", ResNet::Stem::Cifar,
                                               m.blocks.empty() ? std::vector<int64_t>{2, 2, 2, 2} : m.blocks,
                                               widths_of({64, 128, 256, 512}, m.width), c, g, m.in_channels);
        }},
       {"resnet20",
        [](int64_t c, Generator& g, const ModelConfig& m) {
-         return std::make_shared<CifarResNet>("resnet20", m.blocks.empty() ? std::vector<int64_t>{3, 3, 3} : m.blocks,
+         return std::make_shared<ResNet>("resnet20", ResNet::Stem::Cifar, m.blocks.empty() ? std::vector<int64_t>{3, 3, 3} : m.blocks,
                                               widths_of({16, 32, 64}, m.width), c, g, m.in_channels);
        }},
       {"resnet18",
        [](int64_t c, Generator& g, const ModelConfig& m) {
-         return std::make_shared<ImageNetResNet>("resnet18",
+         return std::make_shared<ResNet>("resnet18", ResNet::Stem::ImageNet,
                                                  m.blocks.empty() ? std::vector<int64_t>{2, 2, 2, 2} : m.blocks,
                                                  widths_of({64, 128, 256, 512}, m.width), c, g, m.in_channels);
        }},
