@@ -328,3 +328,18 @@ TEST_CASE("one call turns a model into a DisMax model, and a checkpoint rebuilds
   CHECK(model->forward(x).to_vector<float>() == loaded.model->forward(x).to_vector<float>());
   std::remove(path.c_str());
 }
+
+TEST_CASE("a checkpoint written by PyTorch with dismax's metadata loads and evaluates with no other input") {
+  const std::string dir = DISMAX_FIXTURE_DIR;
+  LoadedModel loaded = load_model(dir + "/torch_checkpoint.safetensors");
+  CHECK(loaded.model->arch() == "resnet20");
+  CHECK(loaded.loss.family == "dismax");
+  CHECK(loaded.model->head().type_name() == "DisMaxLossFirstPart");
+  CHECK(!loaded.model->is_training());
+  const TensorFile io = load_safetensors(dir + "/torch_checkpoint_io.safetensors");
+  NoGradGuard guard;
+  const auto ours = loaded.model->forward(io.at("input")).to_vector<double>();
+  const auto torch_logits = io.at("logits").to_vector<double>();
+  REQUIRE(ours.size() == torch_logits.size());
+  for (size_t i = 0; i < ours.size(); ++i) CHECK(ours[i] == doctest::Approx(torch_logits[i]).epsilon(1e-4));
+}

@@ -84,3 +84,35 @@ TEST_CASE("a failed save leaves the previous file intact") {
   CHECK(load_safetensors(path).at("w").to_vector<float>() == std::vector<float>{1, 1, 1, 1});
   CHECK_THROWS_AS(save_safetensors(temp_path("missing_dir/x.safetensors"), {{"w", Tensor::ones({1})}}), Error);
 }
+
+TEST_CASE("a fuzzed file never crashes the loader: it loads or throws dismax::Error") {
+  const std::string path = temp_path("fuzz.safetensors");
+  save_safetensors(path, {{"a", Tensor::ones({3, 4})}, {"b", Tensor::from_vector<int64_t>({1, 2}, {2})}},
+                   {{"model", "resnet20"}});
+  const std::string good = read_bytes(path);
+  Generator gen(17);
+  int loaded = 0, rejected = 0;
+  for (int trial = 0; trial < 400; ++trial) {
+    std::string bytes = good;
+    const uint64_t kind = gen.next_below(3);
+    if (kind == 0) {  // flip a few bytes, mostly in the header
+      for (int k = 0; k < 1 + static_cast<int>(gen.next_below(4)); ++k) {
+        const size_t at = gen.next_below(std::min<uint64_t>(bytes.size(), 200));
+        bytes[at] = static_cast<char>(gen.next_below(256));
+      }
+    } else if (kind == 1) {  // truncate anywhere
+      bytes.resize(gen.next_below(bytes.size()));
+    } else {  // a random header length
+      for (int i = 0; i < 8; ++i) bytes[i] = static_cast<char>(gen.next_below(256));
+    }
+    write_bytes(path, bytes);
+    try {
+      load_safetensors(path);
+      ++loaded;
+    } catch (const Error&) {
+      ++rejected;
+    }
+  }
+  CHECK(loaded + rejected == 400);
+  CHECK(rejected > 200);
+}

@@ -165,3 +165,23 @@ class WideResNet(nn.Module):
         x = self.layer3(self.layer2(self.layer1(self.conv1(x))))
         x = F.relu(self.bn1(x))
         return self.classifier(F.adaptive_avg_pool2d(x, 1).flatten(1))
+
+
+class DisMaxHead(nn.Module):
+    """DisMaxLossFirstPart (SPEC §1.5) with the original's parameter names."""
+
+    def __init__(self, num_features, num_classes):
+        super().__init__()
+        self.distance_scale = nn.Parameter(torch.Tensor(1))
+        nn.init.constant_(self.distance_scale, 1.0)
+        self.prototypes = nn.Parameter(torch.Tensor(num_classes, num_features))
+        nn.init.normal_(self.prototypes, mean=0.0, std=1.0)
+        self.temperature = nn.Parameter(torch.tensor([1.0]), requires_grad=False)
+        self.validationset_available = nn.Parameter(torch.tensor([False]), requires_grad=False)
+        self.precomputed_thresholds = nn.Parameter(torch.full((2, 25), float("nan")), requires_grad=False)
+
+    def forward(self, features):
+        d = torch.cdist(F.normalize(features), F.normalize(self.prototypes),
+                        compute_mode="donot_use_mm_for_euclid_dist") / (2 ** 0.5)
+        D = self.distance_scale.abs() * d
+        return -(D + D.mean(dim=1, keepdim=True)) / self.temperature
