@@ -244,7 +244,9 @@ TrainOutcome train(TrainConfig config, bool resume) {
       Tensor loss = criterion->forward(logits, y);
       const double loss_value = loss.item();
       DISMAX_CHECK(std::isfinite(loss_value), "non-finite training loss (", loss_value, ") at epoch ", epoch + 1,
-                   ", batch ", b + 1, " of ", config.out, "; the last good checkpoint is ", paths.last().string(),
+                   ", batch ", b + 1, " of ", config.out, "; ",
+                   fs::exists(paths.last()) ? "the last good checkpoint is " + paths.last().string()
+                                            : std::string("no checkpoint was written yet"),
                    " (try a smaller --lr, or --numerics fused)");
       optimizer.zero_grad();
       loss.backward();
