@@ -1,6 +1,7 @@
 // Helpers shared by the CPU kernels: dtype dispatch, SIMD clones of hot loops, strided iteration.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <type_traits>
@@ -91,14 +92,26 @@ struct StridedLoop {
     }
     return off;
   }
-  // Calls row_fn(offsets, n, inner_strides) for every row, in parallel when there is enough work.
+  // Calls row_fn(offsets, n, inner_strides) for every row (or for pieces of rows), in parallel when there
+  // is enough work. Few long rows (contiguous operands merge into a single one) are cut into pieces so
+  // that they spread over the threads too.
   template <class F>
   void run(const F& row_fn, int64_t grain = 32768) const {
-    const int64_t n = inner_size();
+    const int64_t n = inner_size(), r = rows();
     const auto inner = inner_strides();
-    parallel_for(0, rows(), std::max<int64_t>(1, grain / std::max<int64_t>(n, 1)), [&](int64_t b, int64_t e) {
-      for (int64_t r = b; r < e; ++r) row_fn(row_offsets(r), n, inner);
-    });
+    const int64_t threads = num_threads();
+    const int64_t pieces =
+        r >= 2 * threads ? 1 : std::clamp<int64_t>(n / std::max<int64_t>(grain, 1), 1, 4 * threads);
+    const int64_t piece = (n + pieces - 1) / pieces;
+    parallel_for(0, r * pieces, std::max<int64_t>(1, grain / std::max<int64_t>(piece, 1)),
+                 [&](int64_t b, int64_t e) {
+                   for (int64_t t = b; t < e; ++t) {
+                     const int64_t lo = t % pieces * n / pieces, hi = (t % pieces + 1) * n / pieces;
+                     std::array<int64_t, K> off = row_offsets(t / pieces);
+                     for (size_t k = 0; k < K; ++k) off[k] += lo * inner[k];
+                     row_fn(off, hi - lo, inner);
+                   }
+                 });
   }
 };
 

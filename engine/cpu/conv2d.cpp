@@ -1,9 +1,14 @@
-// Convolution as GEMM over im2col columns. The batch is processed in chunks of images whose column
-// matrix fits a fixed budget, so a big batch never needs a huge buffer and one GEMM still sees many
-// columns (late layers have only 4x4 or 8x8 positions per image).
+// Convolution as GEMM over im2col columns.
+//
+// Float32 on the AVX-512 GEMM path goes to implicit GEMM (conv2d_implicit.h), which never stores the
+// columns. Everything else (float64 for the gradient checks, the AVX2 and portable GEMM paths, and the
+// input gradient of convolutions with few input channels) materialises them: the batch is processed in
+// chunks of images whose column matrix fits a fixed budget, so a big batch never needs a huge buffer and
+// one GEMM still sees many columns (late layers have only 4x4 or 8x8 positions per image).
 #include <cstring>
 
 #include "engine/cpu/common.h"
+#include "engine/cpu/conv2d_implicit.h"
 #include "engine/cpu/cpu_kernels.h"
 #include "engine/cpu/gemm_typed.h"
 
@@ -116,10 +121,32 @@ void gather_grad(const Geometry& g, const T* gy, int64_t n0, int64_t nb, T* tmp)
   });
 }
 
+ConvShape conv_shape(const Geometry& g) {
+  return {g.N, g.C, g.H, g.W, g.R, g.S, g.a.stride_h, g.a.stride_w, g.a.pad_h, g.a.pad_w, g.P, g.Q};
+}
+
 template <class T>
 T* buffer(Tensor& holder, int64_t n, DType dtype) {
   if (!holder.defined() || holder.numel() < n) holder = Tensor::empty({n}, dtype);
   return static_cast<T*>(holder.raw_data());
+}
+
+// grad_bias[k] = sum of grad_y[:, k] (in double across images).
+template <class T>
+void bias_gradient(const Geometry& g, const T* gy, T* gb) {
+  const int64_t PQ = g.PQ();
+  parallel_for(0, g.K, 4, [&](int64_t b, int64_t e) {
+    for (int64_t k = b; k < e; ++k) {
+      double total = 0;
+      for (int64_t n = 0; n < g.N; ++n) {
+        const T* row = gy + (n * g.K + k) * PQ;
+        T s = 0;
+        for (int64_t i = 0; i < PQ; ++i) s += row[i];
+        total += s;
+      }
+      gb[k] = static_cast<T>(total);
+    }
+  });
 }
 
 template <class T>
@@ -166,27 +193,22 @@ void backward_typed(const Tensor& gy, const Tensor& x, const Tensor& w, const Co
     }
   }
   if (gw.defined() && g.N == 0) fill(gw, 0.0);
-  if (gbias.defined()) {
-    T* pgb = static_cast<T*>(gbias.raw_data());
-    const int64_t PQ = g.PQ();
-    parallel_for(0, g.K, 4, [&](int64_t b, int64_t e) {
-      for (int64_t k = b; k < e; ++k) {
-        double total = 0;
-        for (int64_t n = 0; n < g.N; ++n) {
-          const T* row = pgy + (n * g.K + k) * PQ;
-          T s = 0;
-          for (int64_t i = 0; i < PQ; ++i) s += row[i];
-          total += s;
-        }
-        pgb[k] = static_cast<T>(total);
-      }
-    });
-  }
+  if (gbias.defined()) bias_gradient<T>(g, pgy, static_cast<T*>(gbias.raw_data()));
 }
 
 }  // namespace
 
 void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv2dArgs& args, Tensor& y) {
+  if (x.dtype() == DType::Float32) {
+    const ConvShape shape = conv_shape(geometry(x, w, args, y.sizes()));
+    if (conv2d_implicit_supported(shape, w.size(0))) {
+      conv2d_implicit_forward(shape, w.size(0), static_cast<const float*>(x.raw_data()),
+                              static_cast<const float*>(w.raw_data()),
+                              bias.defined() ? static_cast<const float*>(bias.raw_data()) : nullptr,
+                              static_cast<float*>(y.raw_data()));
+      return;
+    }
+  }
   dispatch_float(x.dtype(), "conv2d", [&](auto tag) {
     forward_typed<typename decltype(tag)::type>(x, w, bias, args, y);
   });
@@ -194,6 +216,27 @@ void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& bias, const 
 
 void conv2d_backward(const Tensor& grad_y, const Tensor& x, const Tensor& w, const Conv2dArgs& args, Tensor& grad_x,
                      Tensor& grad_w, Tensor& grad_bias) {
+  if (x.dtype() == DType::Float32) {
+    const Geometry g = geometry(x, w, args, grad_y.sizes());
+    const ConvShape shape = conv_shape(g);
+    if (conv2d_implicit_supported(shape, g.K)) {
+      const auto* pgy = static_cast<const float*>(grad_y.raw_data());
+      if (grad_w.defined())
+        conv2d_implicit_grad_weight(shape, g.K, pgy, static_cast<const float*>(x.raw_data()),
+                                    static_cast<float*>(grad_w.raw_data()));
+      if (grad_x.defined()) {
+        if (conv2d_implicit_grad_input_preferred(shape)) {
+          conv2d_implicit_grad_input(shape, g.K, pgy, static_cast<const float*>(w.raw_data()),
+                                     static_cast<float*>(grad_x.raw_data()));
+        } else {
+          Tensor none_w, none_b;
+          backward_typed<float>(grad_y, x, w, args, grad_x, none_w, none_b);
+        }
+      }
+      if (grad_bias.defined()) bias_gradient<float>(g, pgy, static_cast<float*>(grad_bias.raw_data()));
+      return;
+    }
+  }
   dispatch_float(x.dtype(), "conv2d_backward", [&](auto tag) {
     backward_typed<typename decltype(tag)::type>(grad_y, x, w, args, grad_x, grad_w, grad_bias);
   });

@@ -13,6 +13,7 @@
 #include <string>
 
 #include "engine/cpu/gemm_arch.h"
+#include "engine/parallel.h"
 
 namespace dismax::cpu {
 namespace {
@@ -124,6 +125,8 @@ class PackBuffer {
 thread_local PackBuffer t_pack_a;
 thread_local PackBuffer t_pack_b;
 
+constexpr int64_t kMaxKeptA = int64_t{4} << 20;  // floats of packed A a thread keeps across N panels
+
 // ---------------------------------------------------------------------------------------------------
 // Single-threaded blocked GEMM on one block of C.
 
@@ -152,6 +155,81 @@ PrefetchCursor source_region(const MatView& B, int64_t p0, int64_t j0, int64_t k
   return r;
 }
 
+// One thread's block of the product: rows [i_base, i_base + M) and columns [j_base, j_base + N) of the
+// whole C. View operands arrive already offset to the block; sources and C are indexed globally.
+struct BlockOperands {
+  GemmOperand A, B;
+  GroupedC C;
+  int64_t i_base = 0, j_base = 0;
+  uint64_t call = 0;      // which sgemm call the block belongs to
+  bool shared_a = false;  // other blocks of the call use the same rows of A
+};
+
+// Which rows of whose A the thread's packing buffer holds, whole (all K panels).
+struct PackedA {
+  uint64_t call = 0;
+  int64_t i_base = -1, rows = 0;
+  bool operator==(const PackedA& o) const { return call == o.call && i_base == o.i_base && rows == o.rows; }
+};
+thread_local PackedA t_packed_a;
+std::atomic<uint64_t> g_calls{0};
+
+// dst (rows x len, row stride ldd) = alpha * src + beta * dst; dst is not read when beta == 0.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+__attribute__((target_clones("avx512f", "avx2", "default")))
+#endif
+void scale_add_rows(float* dst, int64_t ldd, const float* src, int64_t lds, int rows, int len, float alpha,
+                    float beta) {
+  for (int r = 0; r < rows; ++r, dst += ldd, src += lds) {
+    if (beta == 0.0f) {
+      for (int t = 0; t < len; ++t) dst[t] = alpha * src[t];
+    } else {
+      for (int t = 0; t < len; ++t) dst[t] = alpha * src[t] + beta * dst[t];
+    }
+  }
+}
+
+// Writes one micro-tile of C: straight into C when its columns lie in one group of C, else into a local
+// tile that is then copied out group by group (only where a group is not a multiple of nr wide).
+class TileWriter {
+ public:
+  TileWriter(const GroupedC& C, int nr) : C_(C), nr_(nr) {}
+
+  // Where the kernel should write the tile at global row i, column j, n columns wide.
+  float* target(int64_t i, int64_t j, int n, int64_t* ldc) {
+    const int64_t g = j / C_.group, jj = j - g * C_.group;
+    split_ = jj + n > C_.group;
+    i_ = i;
+    j_ = j;
+    if (!split_) {
+      *ldc = C_.ldc;
+      return C_.data + i * C_.ldc + g * C_.group_stride + jj;
+    }
+    *ldc = nr_;
+    return local_;
+  }
+  bool split() const { return split_; }
+
+  // After a split tile was computed into the local tile with alpha 1 and beta 0: C = alpha * tile + beta * C.
+  void finish(int m, int n, float alpha, float beta) const {
+    for (int c0 = 0; c0 < n;) {
+      const int64_t j = j_ + c0, g = j / C_.group, jj = j - g * C_.group;
+      const int len = int(std::min<int64_t>(n - c0, C_.group - jj));
+      scale_add_rows(C_.data + i_ * C_.ldc + g * C_.group_stride + jj, C_.ldc, local_ + c0, nr_, m, len,
+                     alpha, beta);
+      c0 += len;
+    }
+  }
+
+ private:
+  static constexpr int kMaxTile = 32 * 32;
+  GroupedC C_;
+  int nr_;
+  bool split_ = false;
+  int64_t i_ = 0, j_ = 0;
+  alignas(64) float local_[kMaxTile];
+};
+
 // Loop order (outer to inner): N panels of nc columns, K panels of kc, blocks of at most mc rows of A
 // (packed into slivers of mr rows of equal heights, so 64 rows run as 13+13+13+13+12 rather than
 // 14*4+8), A slivers (each stays in L1 while it sweeps the panel), B slivers (the packed B panel streams
@@ -159,15 +237,29 @@ PrefetchCursor source_region(const MatView& B, int64_t p0, int64_t j0, int64_t k
 // B slivers are packed when first used; when B rows are contiguous, by the fused micro-kernel, which
 // overlaps that copy with arithmetic. Meanwhile the micro-kernels prefetch the source of the next B
 // panel, so that reading B from memory overlaps with arithmetic too.
-void gemm_serial(const GemmArch& arch, int64_t M, int64_t N, int64_t K, float alpha, MatView A, MatView B,
-                 float beta, float* c, int64_t ldc) {
+void gemm_serial(const GemmArch& arch, int64_t M, int64_t N, int64_t K, float alpha, const BlockOperands& op,
+                 float beta) {
+  const MatView& A = op.A.view;
+  const MatView& B = op.B.view;
+  const PackSource* a_source = op.A.source;
+  const PackSource* b_source = op.B.source;
   const int mr = arch.mr, nr = arch.nr;
-  const int64_t kc = balanced_block(K, arch.kc, 1);
+  const bool sources = a_source != nullptr || b_source != nullptr;
+  const int64_t kc = balanced_block(K, arch.kc, sources ? kPackDepthAlign : 1);
   const int64_t nc = balanced_block(N, arch.nc, nr);
   const int64_t mc = balanced_block(M, arch.mc, mr);
-  float* pack_a = t_pack_a.get(mc * kc);
+  // With several N panels, A is packed once, whole, and reused by the later panels (unless huge).
+  int64_t a_rows_packed = 0;  // rows of the whole packed A: every block's slivers at full height mr
+  for (int64_t i0 = 0; i0 < M; i0 += mc) a_rows_packed += ceil_div(std::min(mc, M - i0), mr) * mr;
+  const bool keep_a = (N > nc || op.shared_a) && a_rows_packed * K <= kMaxKeptA;
+  float* pack_a = t_pack_a.get(keep_a ? a_rows_packed * K : mc * kc);
+  // This thread's previous task of the same call may have packed the same rows of A already.
+  const PackedA owner{op.call, op.i_base, M};
+  const bool a_ready = keep_a && op.shared_a && t_packed_a == owner;
+  t_packed_a = keep_a && op.shared_a ? owner : PackedA{};
   float* pack_b = t_pack_b.get(kc * nc);
-  const bool fuse = arch.fused != nullptr && B.col_stride == 1;
+  const bool fuse = arch.fused != nullptr && b_source == nullptr && B.col_stride == 1;
+  TileWriter writer(op.C, nr);
 
   for (int64_t j0 = 0; j0 < N; j0 += nc) {
     const int64_t nb = std::min(nc, N - j0);
@@ -178,22 +270,31 @@ void gemm_serial(const GemmArch& arch, int64_t M, int64_t N, int64_t K, float al
       const float beta_eff = p0 == 0 ? beta : 1.0f;
 
       PrefetchCursor pf;
-      if (p0 + kc < K) {
-        pf = source_region(B, p0 + kc, j0, std::min(kc, K - p0 - kc), nb);
-      } else if (j0 + nc < N) {
-        pf = source_region(B, 0, j0 + nc, std::min(kc, K), std::min(nc, N - j0 - nc));
+      if (b_source == nullptr) {
+        if (p0 + kc < K) {
+          pf = source_region(B, p0 + kc, j0, std::min(kc, K - p0 - kc), nb);
+        } else if (j0 + nc < N) {
+          pf = source_region(B, 0, j0 + nc, std::min(kc, K), std::min(nc, N - j0 - nc));
+        }
       }
       int64_t calls_left = 0;
       for (int64_t i0 = 0; i0 < M; i0 += mc) calls_left += ceil_div(std::min(mc, M - i0), mr) * b_slivers;
 
+      float* a_block = keep_a ? pack_a + p0 * a_rows_packed : pack_a;
       for (int64_t i0 = 0; i0 < M; i0 += mc) {
         const int64_t mb = std::min(mc, M - i0);
         const int64_t a_slivers = ceil_div(mb, mr);
         for (int64_t q = 0; q < a_slivers; ++q) {
           const int64_t r0 = q * mb / a_slivers, m = (q + 1) * mb / a_slivers - r0;
-          float* a_sliver = pack_a + q * mr * kb;
-          arch.pack(a_sliver, mr, A.data + (i0 + r0) * A.row_stride + p0 * A.col_stride, A.row_stride,
-                    A.col_stride, m, kb);
+          float* a_sliver = a_block + q * mr * kb;
+          if (keep_a && (a_ready || j0 > 0)) {
+            // packed by the first panel
+          } else if (a_source != nullptr) {
+            a_source->pack(a_sliver, mr, op.i_base + i0 + r0, m, p0, kb);
+          } else {
+            arch.pack(a_sliver, mr, A.data + (i0 + r0) * A.row_stride + p0 * A.col_stride, A.row_stride,
+                      A.col_stride, m, kb);
+          }
           const bool first_use = i0 == 0 && q == 0;
           const MicroKernel full = arch.kernel(int(m), nr);
           const FusedKernel fused = fuse && first_use ? arch.fused(int(m)) : nullptr;
@@ -201,19 +302,29 @@ void gemm_serial(const GemmArch& arch, int64_t M, int64_t N, int64_t K, float al
             const int64_t j = s * nr;
             const int n = int(std::min<int64_t>(nr, nb - j));
             float* b_sliver = pack_b + j * kb;
-            float* c_tile = c + (i0 + r0) * ldc + j0 + j;
+            int64_t ldc = 0;
+            float* c_tile = writer.target(op.i_base + i0 + r0, op.j_base + j0 + j, n, &ldc);
+            const bool split = writer.split();
+            const float k_alpha = split ? 1.0f : alpha, k_beta = split ? 0.0f : beta_eff;
             pf.budget = ceil_div(pf.lines_left, calls_left);
             --calls_left;
             if (fused != nullptr && n == nr) {
-              fused(kb, a_sliver, b_src + j, B.row_stride, b_sliver, c_tile, ldc, alpha, beta_eff, &pf);
-              continue;
+              fused(kb, a_sliver, b_src + j, B.row_stride, b_sliver, c_tile, ldc, k_alpha, k_beta, &pf);
+            } else {
+              if (first_use) {
+                if (b_source != nullptr) {
+                  b_source->pack(b_sliver, nr, op.j_base + j0 + j, n, p0, kb);
+                } else {
+                  arch.pack(b_sliver, nr, b_src + j * B.col_stride, B.col_stride, B.row_stride, n, kb);
+                }
+              }
+              const MicroKernel kernel = n == nr ? full : arch.kernel(int(m), n);
+              kernel(kb, a_sliver, b_sliver, c_tile, ldc, k_alpha, k_beta, n, &pf);
             }
-            if (first_use)
-              arch.pack(b_sliver, nr, b_src + j * B.col_stride, B.col_stride, B.row_stride, n, kb);
-            const MicroKernel kernel = n == nr ? full : arch.kernel(int(m), n);
-            kernel(kb, a_sliver, b_sliver, c_tile, ldc, alpha, beta_eff, n, &pf);
+            if (split) writer.finish(int(m), n, alpha, beta_eff);
           }
         }
+        if (keep_a) a_block += a_slivers * mr * kb;
       }
     }
   }
@@ -261,6 +372,7 @@ void scale_c(int64_t M, int64_t N, float beta, float* c, int64_t ldc) {
 }
 
 constexpr int64_t kMinParallelWork = int64_t(64) * 64 * 64;
+constexpr int64_t kGemmTasksPerThread = 4;  // column ranges per thread, at most, when the columns are split
 
 }  // namespace
 
@@ -295,41 +407,56 @@ void set_gemm_isa(GemmIsa isa) {
   g_isa.store(static_cast<int>(isa), std::memory_order_release);
 }
 
-void sgemm(int64_t M, int64_t N, int64_t K, float alpha, MatView A, MatView B, float beta, float* c,
-           int64_t ldc) {
+void sgemm(int64_t M, int64_t N, int64_t K, float alpha, GemmOperand A, GemmOperand B, float beta,
+           GroupedC C) {
   if (M < 0 || N < 0 || K < 0) throw std::invalid_argument("dismax sgemm: negative matrix size");
+  if (C.group <= 0) throw std::invalid_argument("dismax sgemm: C column groups must be positive");
   if (M == 0 || N == 0) return;
   if (K == 0 || alpha == 0.0f) {
-    scale_c(M, N, beta, c, ldc);
+    for (int64_t j = 0; j < N;) {
+      const int64_t g = j / C.group, jj = j - g * C.group, len = std::min(N - j, C.group - jj);
+      scale_c(M, len, beta, C.data + g * C.group_stride + jj, C.ldc);
+      j += len;
+    }
     return;
   }
   const GemmArch& arch = current_arch();
+  const uint64_t call = g_calls.fetch_add(1, std::memory_order_relaxed) + 1;
 
-  int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
+  // omp_set_num_threads lowers the count too (bench_gemm uses it).
+  int threads = in_parallel_region() ? 1 : std::min(num_threads(), omp_get_max_threads());
   if (M * N * K < kMinParallelWork) threads = 1;
   const Grid grid = threads > 1 ? choose_grid(arch, M, N, K, threads) : Grid{};
   if (grid.tm * grid.tn == 1) {
-    gemm_serial(arch, M, N, K, alpha, A, B, beta, c, ldc);
+    gemm_serial(arch, M, N, K, alpha, BlockOperands{A, B, C, 0, 0, call}, beta);
     return;
   }
+  // Tasks: grid.tm row blocks, each with its columns cut into a few ranges that threads claim as they go
+  // (so a thread slowed down by other processes takes fewer). A thread keeps its packed rows of A across
+  // the ranges it takes. Ranges stay at least nc/2 wide, so that each A sliver still sweeps several B
+  // slivers (a big A comes from L3), and several nc panels wide where N allows, so that the prefetch of
+  // the next B panel keeps working (one task per panel was 25% slower on 64x576x32768, whose B comes
+  // from memory); their count is a multiple of the threads, so that a quiet machine stays balanced.
   const int64_t m_tiles = ceil_div(M, arch.mr), n_tiles = ceil_div(N, arch.nr);
-  const int blocks = grid.tm * grid.tn;
-#pragma omp parallel num_threads(blocks)
-  {
-    // Normally one block per thread; the loop covers a runtime that grants fewer threads.
-    for (int t = omp_get_thread_num(); t < blocks; t += omp_get_num_threads()) {
-      const int ti = t / grid.tn, tj = t % grid.tn;
-      const int64_t i0 = std::min(M, m_tiles * ti / grid.tm * arch.mr);
-      const int64_t i1 = std::min(M, m_tiles * (ti + 1) / grid.tm * arch.mr);
-      const int64_t j0 = std::min(N, n_tiles * tj / grid.tn * arch.nr);
-      const int64_t j1 = std::min(N, n_tiles * (tj + 1) / grid.tn * arch.nr);
-      if (i0 < i1 && j0 < j1) {
-        const MatView a{A.data + i0 * A.row_stride, A.row_stride, A.col_stride};
-        const MatView b{B.data + j0 * B.col_stride, B.row_stride, B.col_stride};
-        gemm_serial(arch, i1 - i0, j1 - j0, K, alpha, a, b, beta, c + i0 * ldc + j0, ldc);
-      }
-    }
-  }
+  const int64_t per_thread = std::clamp<int64_t>(N / (grid.tn * (arch.nc / 2)), 1, kGemmTasksPerThread);
+  const int64_t n_tasks = std::min(n_tiles, grid.tn * per_thread);
+  parallel_tasks(grid.tm * n_tasks, threads, [&](int64_t t) {
+    const int64_t ti = t / n_tasks, tj = t % n_tasks;
+    const int64_t i0 = std::min(M, m_tiles * ti / grid.tm * arch.mr);
+    const int64_t i1 = std::min(M, m_tiles * (ti + 1) / grid.tm * arch.mr);
+    const int64_t j0 = std::min(N, n_tiles * tj / n_tasks * arch.nr);
+    const int64_t j1 = std::min(N, n_tiles * (tj + 1) / n_tasks * arch.nr);
+    if (i0 >= i1 || j0 >= j1) return;
+    BlockOperands op{A, B, C, i0, j0, call, per_thread > 1};
+    if (A.source == nullptr) op.A.view.data = A.view.data + i0 * A.view.row_stride;
+    if (B.source == nullptr) op.B.view.data = B.view.data + j0 * B.view.col_stride;
+    gemm_serial(arch, i1 - i0, j1 - j0, K, alpha, op, beta);
+  });
+}
+
+void sgemm(int64_t M, int64_t N, int64_t K, float alpha, MatView A, MatView B, float beta, float* c,
+           int64_t ldc) {
+  sgemm(M, N, K, alpha, GemmOperand(A), GemmOperand(B), beta, GroupedC{c, ldc, std::max<int64_t>(N, 1), 0});
 }
 
 void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* a,
