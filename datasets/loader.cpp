@@ -151,6 +151,7 @@ Batch DataLoader::make_batch(int64_t b) {
     batch.images = smaller;
   }
   batch.labels = Tensor::from_vector<int64_t>(labels, {kept});
+  if (options_.pin_memory) batch.images = batch.images.pin_memory();
   return batch;
 }
 

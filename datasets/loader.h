@@ -28,6 +28,7 @@ struct LoaderOptions {
   uint64_t seed = 0;
   int workers = 0;           // 0: each batch is made inside next(), in the caller's thread
   int prefetch_batches = 0;  // batches made or waiting ahead of next(); 0: 2 per worker
+  bool pin_memory = false;   // images in page-locked memory, for asynchronous copies to a GPU
 };
 
 struct Batch {

@@ -132,6 +132,8 @@ struct KernelTable {
 struct Backend {
   const char* name = "";
   Allocator* allocator = nullptr;
+  // Page-locked host memory for asynchronous host-to-device copies (Tensor::pin_memory); device backends only.
+  Allocator* pinned_host_allocator = nullptr;
   KernelTable kernels;
   int (*device_count)() = nullptr;
   void (*synchronize)(int device_index) = nullptr;

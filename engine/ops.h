@@ -112,6 +112,8 @@ Tensor to_dtype(const Tensor& x, DType dtype);
 Tensor to_device(const Tensor& x, Device device);
 Tensor cat(const std::vector<Tensor>& tensors, int64_t dim);
 Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index);  // index: int64 1-D
+// Host indices, validated on the host: no read-back from the device (the training loop's gathers).
+Tensor index_select(const Tensor& x, int64_t dim, const std::vector<int64_t>& index);
 // x with the slice [start, start + length) along dim rolled by `shift` inside that slice:
 // out[start + m] = x[start + (m - shift) mod length]; everything outside the slice is unchanged.
 Tensor roll(const Tensor& x, int64_t shift, int64_t dim, int64_t start, int64_t length);

@@ -12,6 +12,9 @@ namespace dismax {
 class Storage {
  public:
   Storage(size_t nbytes, Device device);
+  // Host memory from a device backend's pinned allocator.
+  Storage(size_t nbytes, Allocator& pinned_host_allocator);
+  bool pinned() const { return pinned_; }
   void* data() const { return ptr_.get(); }
   size_t nbytes() const { return nbytes_; }
   Device device() const { return device_; }
@@ -24,6 +27,7 @@ class Storage {
   size_t nbytes_;
   Device device_;
   uint64_t version_ = 0;
+  bool pinned_ = false;
 };
 
 }  // namespace dismax

@@ -175,6 +175,24 @@ Tensor Tensor::clone() const { return dismax::clone(*this); }
 Tensor Tensor::to(Device d) const { return dismax::to_device(*this, d); }
 Tensor Tensor::to(DType d) const { return dismax::to_dtype(*this, d); }
 
+Tensor Tensor::pin_memory() const {
+  check_defined("pin_memory");
+  DISMAX_CHECK(device().is_cpu(), "pin_memory: ", describe(), " is not a host tensor");
+  if (is_pinned() || !backend_available(DeviceType::CUDA)) return *this;
+  Allocator* pinned = backend_for(Device::cuda(0)).pinned_host_allocator;
+  if (pinned == nullptr) return *this;
+  const Tensor src = contiguous();
+  auto impl = std::make_shared<TensorImpl>();
+  impl->storage = std::make_shared<Storage>(static_cast<size_t>(src.numel()) * src.itemsize(), *pinned);
+  impl->sizes = src.sizes();
+  impl->strides = contiguous_strides(src.sizes());
+  impl->dtype = src.dtype();
+  if (src.numel() > 0) std::memcpy(impl->storage->data(), src.raw_data(), static_cast<size_t>(src.numel()) * src.itemsize());
+  return Tensor(std::move(impl));
+}
+
+bool Tensor::is_pinned() const { return defined() && storage()->pinned(); }
+
 Tensor Tensor::detach() const {
   return make_view(*this, sizes(), strides(), storage_offset());
 }

@@ -100,6 +100,10 @@ class Tensor {
   Tensor to(Device device) const;
   Tensor to(DType dtype) const;
   Tensor detach() const;  // shares storage, no autograd history
+  // A contiguous copy in page-locked host memory, so that .to(cuda) returns before the copy ends and the
+  // copy overlaps with GPU work. Returns the tensor itself when it is pinned already or no GPU is usable.
+  Tensor pin_memory() const;
+  bool is_pinned() const;
 
   // ---- in-place writes (not recorded by autograd; refused on tensors that require grad while grad mode
   // is on, unless they are leaves being updated under NoGradGuard)

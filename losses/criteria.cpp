@@ -28,7 +28,7 @@ void check_logits(const Tensor& logits, const char* loss) {
 
 // Elements of a (B, C) matrix at flat positions, as a differentiable 1-D tensor.
 Tensor gather_flat(const Tensor& m, const std::vector<int64_t>& flat) {
-  return index_select(m.reshape({-1}), 0, Tensor::from_vector(flat, {static_cast<int64_t>(flat.size())}, m.device()));
+  return index_select(m.reshape({-1}), 0, flat);
 }
 
 Tensor log_probabilities(const Tensor& logits, double scale, Numerics numerics) {
@@ -93,9 +93,10 @@ std::pair<Tensor, Tensor> DisMaxLoss::preprocess(const Tensor& inputs, const Ten
   DISMAX_CHECK(targets.defined() && targets.dim() == 1 && targets.size(0) == inputs.size(0),
                "dismax preprocess: targets ", targets.describe(), " do not match inputs ", inputs.describe());
   NoGradGuard guard;
-  const Tensor order = randperm(inputs.size(0), gen);
-  Tensor x = index_select(inputs, 0, order.to(inputs.device()));
-  Tensor y = index_select(targets.to(Device::cpu()), 0, order).to(targets.device());
+  const std::vector<int64_t> order = randperm(inputs.size(0), gen).to_vector<int64_t>();
+  Tensor x = index_select(inputs, 0, order);
+  Tensor y = targets.device().is_cpu() ? index_select(targets, 0, order)
+                                       : index_select(targets.to(Device::cpu()), 0, order).to(targets.device());
   if (options_.fpr) x = fpr_mix(x);
   return {x, y};
 }

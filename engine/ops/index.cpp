@@ -14,13 +14,9 @@ void check_indices(const char* op, const Tensor& index, int64_t bound, const cha
 }
 }  // namespace
 
-Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index) {
-  check_defined("index_select", x, "input");
-  const int64_t d = wrap_dim(dim, x.dim(), "index_select");
-  DISMAX_CHECK(index.defined() && index.dim() == 1, "index_select: index must be 1-D, got ", index.describe());
-  DISMAX_CHECK(index.device() == x.device(), "index_select: index ", index.describe(), " and input ", x.describe(),
-               " are on different devices");
-  check_indices("index_select", index, x.size(d), "index");
+namespace {
+// index_select once the indices are known to be valid and on x's device.
+Tensor index_select_checked(const Tensor& x, int64_t d, const Tensor& index) {
   Shape shape = x.sizes();
   shape[d] = index.numel();
   Tensor out = Tensor::empty(shape, options_of(x));
@@ -31,6 +27,26 @@ Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index) {
     return std::vector<Tensor>{gx};
   });
   return out;
+}
+}  // namespace
+
+Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index) {
+  check_defined("index_select", x, "input");
+  const int64_t d = wrap_dim(dim, x.dim(), "index_select");
+  DISMAX_CHECK(index.defined() && index.dim() == 1, "index_select: index must be 1-D, got ", index.describe());
+  DISMAX_CHECK(index.device() == x.device(), "index_select: index ", index.describe(), " and input ", x.describe(),
+               " are on different devices");
+  check_indices("index_select", index, x.size(d), "index");
+  return index_select_checked(x, d, index);
+}
+
+Tensor index_select(const Tensor& x, int64_t dim, const std::vector<int64_t>& index) {
+  check_defined("index_select", x, "input");
+  const int64_t d = wrap_dim(dim, x.dim(), "index_select");
+  for (size_t i = 0; i < index.size(); ++i)
+    DISMAX_CHECK(index[i] >= 0 && index[i] < x.size(d), "index_select: index[", i, "] = ", index[i],
+                 " is out of range [0, ", x.size(d), ")");
+  return index_select_checked(x, d, Tensor::from_vector(index, {static_cast<int64_t>(index.size())}, x.device()));
 }
 
 Tensor roll(const Tensor& x, int64_t shift, int64_t dim, int64_t start, int64_t length) {
@@ -43,7 +59,7 @@ Tensor roll(const Tensor& x, int64_t shift, int64_t dim, int64_t start, int64_t 
   for (int64_t i = 0; i < x.size(d); ++i) order[i] = i;
   const int64_t s = ((shift % length) + length) % length;
   for (int64_t m = 0; m < length; ++m) order[start + m] = start + (m - s + length) % length;
-  return index_select(x, d, Tensor::from_vector(order, {x.size(d)}, x.device()));
+  return index_select(x, d, order);
 }
 
 Tensor one_hot(const Tensor& labels, int64_t num_classes, DType dtype) {

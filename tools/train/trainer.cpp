@@ -31,6 +31,13 @@ namespace fs = std::filesystem;
 
 namespace {
 
+// One batch's results, still on the training device.
+struct PendingBatch {
+  int64_t index;
+  Tensor loss, logits, targets;
+  int64_t size;
+};
+
 struct Paths {
   fs::path out;
   fs::path config() const { return out / "config.json"; }
@@ -120,6 +127,7 @@ TrainOutcome train(TrainConfig config, bool resume) {
   }
   if (config.threads > 0) set_num_threads(config.threads);
   const Device device = parse_device(config.device);
+  const int64_t sync_every = device.is_cpu() ? 1 : 20;  // batches between device-to-host read-backs
   LossSpec spec = parse_loss(config.loss);
   DISMAX_CHECK(config.numerics == "literal" || config.numerics == "fused", "--numerics must be literal or fused, got '",
                config.numerics, "'");
@@ -149,10 +157,11 @@ TrainOutcome train(TrainConfig config, bool resume) {
   const int64_t classes = train_set->num_classes();
   DISMAX_CHECK(num_classes_of(config.dataset) == 0 || num_classes_of(config.dataset) == classes, config.dataset,
                ": expected ", num_classes_of(config.dataset), " classes, found ", classes, " in ", config.data_dir);
+  const bool pin = device.is_cuda();  // the workers stage batches in pinned memory: uploads overlap compute
   DataLoader train_loader(train_set, train_transform(config.dataset),
-                          {config.batch_size, true, false, config.seed, config.workers, 0});
+                          {config.batch_size, true, false, config.seed, config.workers, 0, pin});
   DataLoader valid_loader(valid_set, eval_transform(config.dataset),
-                          {config.batch_size, false, false, config.seed, config.workers, 0});
+                          {config.batch_size, false, false, config.seed, config.workers, 0, pin});
 
   // ---- model, loss, optimiser
   const ModelConfig model_config{in_channels_of(config.dataset), config.width, config.depth, {}};
@@ -235,27 +244,39 @@ TrainOutcome train(TrainConfig config, bool resume) {
     char label[64];
     std::snprintf(label, sizeof label, "epoch %ld/%ld", static_cast<long>(epoch + 1), static_cast<long>(config.epochs));
     Progress progress(label, batches_per_epoch, config.log_every);
+    // Results stay on the device until a read-back every `sync_every` batches (every batch on the CPU,
+    // where reading costs nothing), so the GPU never waits for the host; a non-finite loss is still
+    // reported with its own batch number.
+    std::vector<PendingBatch> pending;
+    auto read_back = [&] {
+      for (const PendingBatch& p : pending) {
+        const double loss_value = p.loss.item();
+        DISMAX_CHECK(std::isfinite(loss_value), "non-finite training loss (", loss_value, ") at epoch ", epoch + 1,
+                     ", batch ", p.index + 1, " of ", config.out, "; ",
+                     fs::exists(paths.last()) ? "the last good checkpoint is " + paths.last().string()
+                                              : std::string("no checkpoint was written yet"),
+                     " (try a smaller --lr, or --numerics fused)");
+        train_stats.add_batch(loss_value, p.logits, p.targets);
+        progress.update(p.index + 1, short_status(train_stats), p.size);
+      }
+      if (!pending.empty()) train_stats.scale = criterion->head().distance_scale_value();
+      pending.clear();
+    };
     for (int64_t b = first_batch; b < batches_per_epoch; ++b) {
       auto batch = train_loader.next();
       if (!batch) break;
-      Tensor x = batch->images.to(device), y = batch->labels.to(device);
+      Tensor x = batch->images.to(device), y = batch->labels;  // targets stay on the host: the losses index with them
       std::tie(x, y) = criterion->preprocess(x, y, batch_gen);
       Tensor logits = model->forward(x);
       Tensor loss = criterion->forward(logits, y);
-      const double loss_value = loss.item();
-      DISMAX_CHECK(std::isfinite(loss_value), "non-finite training loss (", loss_value, ") at epoch ", epoch + 1,
-                   ", batch ", b + 1, " of ", config.out, "; ",
-                   fs::exists(paths.last()) ? "the last good checkpoint is " + paths.last().string()
-                                            : std::string("no checkpoint was written yet"),
-                   " (try a smaller --lr, or --numerics fused)");
       optimizer.zero_grad();
       loss.backward();
       optimizer.step();
-      train_stats.add_batch(loss_value, logits, y);
-      train_stats.scale = criterion->head().distance_scale_value();
-      progress.update(b + 1, short_status(train_stats), batch->size());
+      pending.push_back({b, loss.detach(), logits.detach(), y, batch->size()});
+      if (static_cast<int64_t>(pending.size()) >= sync_every || b + 1 == batches_per_epoch) read_back();
       if (epoch + 1 == stop_epoch && b + 1 == stop_batch) std::raise(SIGINT);
       if (stop_requested()) {
+        read_back();
         save_last(epoch, b + 1, train_stats);
         std::fprintf(stderr, "\nstopped at epoch %ld, batch %ld: resumable checkpoint in %s (dismax-train --resume --out %s)\n",
                      static_cast<long>(epoch + 1), static_cast<long>(b + 1), paths.out.string().c_str(),
@@ -267,6 +288,7 @@ TrainOutcome train(TrainConfig config, bool resume) {
         return outcome;
       }
     }
+    read_back();
     progress.finish(short_status(train_stats));
 
     // ---- validation (eval mode: the criterion's validation formula; DisMax thresholds from MMLES)
@@ -276,12 +298,21 @@ TrainOutcome train(TrainConfig config, bool resume) {
     {
       NoGradGuard no_grad;
       valid_loader.start_epoch(0);
+      std::vector<PendingBatch> pending;
+      auto read_back = [&] {
+        for (const PendingBatch& p : pending) {
+          valid_stats.add_batch(p.loss.item(), p.logits, p.targets);
+          if (dismax_head) thresholds.add(compute_score(p.logits, Score::MMLES));
+        }
+        pending.clear();
+      };
       while (auto batch = valid_loader.next()) {
-        Tensor x = batch->images.to(device), y = batch->labels.to(device);
+        Tensor x = batch->images.to(device), y = batch->labels;
         Tensor logits = model->forward(x);
-        valid_stats.add_batch(criterion->forward(logits, y).item(), logits, y);
-        if (dismax_head) thresholds.add(compute_score(logits, Score::MMLES));
+        pending.push_back({0, criterion->forward(logits, y), logits, y, batch->size()});
+        if (static_cast<int64_t>(pending.size()) >= sync_every) read_back();
       }
+      read_back();
     }
     valid_stats.scale = criterion->head().distance_scale_value();
     if (dismax_head && !thresholds.empty()) thresholds.store(*dismax_head, 1);
