@@ -55,6 +55,11 @@ struct SgdArgs {
   bool nesterov = false;
   bool first_step = false;  // the momentum buffer is uninitialised
 };
+// One parameter of a whole-model SGD step (sgd_update_many); first_step is per parameter there.
+struct SgdTensors {
+  Tensor param, grad, momentum_buffer;
+  bool first_step = false;
+};
 
 #define DISMAX_KERNEL_LIST(X)                                                                                \
   /* out (strided) = value */                                                                                \
@@ -113,7 +118,9 @@ struct SgdArgs {
   /* out (N, C) float = one-hot of labels (N, int64, validated) */                                           \
   X(one_hot, void(const Tensor& labels, Tensor& out))                                                        \
   /* param, grad, momentum_buffer (optional when momentum is 0) contiguous, same shape; updated in place */   \
-  X(sgd_update, void(Tensor & param, const Tensor& grad, Tensor& momentum_buffer, const SgdArgs& args))
+  X(sgd_update, void(Tensor & param, const Tensor& grad, Tensor& momentum_buffer, const SgdArgs& args))        \
+  /* the same step over every parameter of a model at once (one launch on a GPU); args.first_step unused */   \
+  X(sgd_update_many, void(std::vector<SgdTensors> & tensors, const SgdArgs& args))
 
 // kernel_fn::<name> is the function type of each kernel.
 namespace kernel_fn {

@@ -1,5 +1,6 @@
 #include "layers/sgd.h"
 
+#include <algorithm>
 #include <map>
 
 #include "engine/autograd/node.h"
@@ -16,22 +17,29 @@ SGD::SGD(const NamedTensors& parameters, SgdOptions options) : options_(options)
     if (p.requires_grad()) slots_.push_back({name, p, Tensor()});
 }
 
+// All parameters of one device are updated by one sgd_update_many call (a single launch on a GPU).
 void SGD::step() {
   NoGradGuard guard;
+  const SgdArgs args{options_.lr, options_.momentum, options_.dampening, options_.weight_decay, options_.nesterov, false};
+  std::vector<std::pair<Device, std::vector<SgdTensors>>> by_device;
   for (Slot& s : slots_) {
     const Tensor& grad = s.param.grad();
     if (!grad.defined()) continue;
     DISMAX_CHECK(grad.sizes() == s.param.sizes() && grad.device() == s.param.device(), "SGD: gradient ",
                  grad.describe(), " does not match parameter '", s.name, "' ", s.param.describe());
     DISMAX_CHECK(s.param.is_contiguous(), "SGD: parameter '", s.name, "' is not contiguous");
-    SgdArgs args{options_.lr, options_.momentum, options_.dampening, options_.weight_decay, options_.nesterov, false};
+    bool first = false;
     if (options_.momentum != 0.0 && !s.momentum_buffer.defined()) {
       s.momentum_buffer = Tensor::empty_like(s.param);
-      args.first_step = true;
+      first = true;
     }
-    const Tensor g = grad.contiguous().to(s.param.dtype());
-    DISMAX_KERNEL(s.param.device(), sgd_update)(s.param, g, s.momentum_buffer, args);
-    s.param.storage()->bump_version();
+    auto group = std::find_if(by_device.begin(), by_device.end(), [&](const auto& g) { return g.first == s.param.device(); });
+    if (group == by_device.end()) group = by_device.insert(by_device.end(), {s.param.device(), {}});
+    group->second.push_back({s.param, grad.contiguous().to(s.param.dtype()), s.momentum_buffer, first});
+  }
+  for (auto& [device, tensors] : by_device) {
+    DISMAX_KERNEL(device, sgd_update_many)(tensors, args);
+    for (SgdTensors& t : tensors) t.param.storage()->bump_version();
   }
   ++steps_;
 }

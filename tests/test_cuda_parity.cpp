@@ -277,26 +277,38 @@ TEST_SUITE("cuda") {
     check_op("cdist at zero distance", [](auto& v) { return cdist(v[0], v[1]); }, {p, p.narrow(0, 0, 1)});
   }
 
-  TEST_CASE("SGD update with momentum, Nesterov and weight decay") {
+  TEST_CASE("SGD update with momentum, Nesterov and weight decay, all parameters in one launch") {
     REQUIRE_GPU();
     for (bool nesterov : {false, true}) {
-      Tensor pc = randn({37, 11}, 40), pg = pc.to(kGpu);
-      pc.set_requires_grad(true);
-      pg.set_requires_grad(true);
+      // Sizes across the 16384-element chunks of the one-launch update; the third parameter gets no gradient.
+      const std::vector<Shape> shapes{{37, 11}, {3, 16384 + 5}, {7}, {40000}};
+      std::vector<Tensor> pc, pg;
+      NamedTensors named_c, named_g;
+      for (size_t i = 0; i < shapes.size(); ++i) {
+        pc.push_back(randn(shapes[i], 40 + i).set_requires_grad(true));
+        pg.push_back(pc.back().detach().to(kGpu).set_requires_grad(true));
+        named_c.emplace_back("p" + std::to_string(i), pc.back());
+        named_g.emplace_back("p" + std::to_string(i), pg.back());
+      }
       SgdOptions o;
       o.lr = 0.1;
       o.momentum = 0.9;
       o.weight_decay = 5e-4;
       o.nesterov = nesterov;
-      SGD sc({{"p", pc}}, o), sg({{"p", pg}}, o);
+      SGD sc(named_c, o), sg(named_g, o);
       for (int step = 0; step < 3; ++step) {
-        const Tensor g = randn({37, 11}, 41 + step);
-        pc.set_grad(g);
-        pg.set_grad(g.to(kGpu));
+        for (size_t i = 0; i < shapes.size(); ++i) {
+          if (i == 2) continue;
+          const Tensor g = randn(shapes[i], 50 + 10 * step + i);
+          pc[i].set_grad(g);
+          pg[i].set_grad(g.to(kGpu));
+        }
         sc.step();
         sg.step();
       }
-      check_close(nesterov ? "sgd nesterov" : "sgd", pc.detach(), pg.detach(), 1e-6);
+      for (size_t i = 0; i < shapes.size(); ++i)
+        check_close((nesterov ? "sgd nesterov p" : "sgd p") + std::to_string(i), pc[i].detach(), pg[i].detach(), 1e-6);
+      CHECK(pg[2].to(Device::cpu()).to_vector<float>() == pc[2].to_vector<float>());  // untouched
     }
   }
 

@@ -33,4 +33,12 @@ void sgd_update(Tensor& param, const Tensor& grad, Tensor& momentum_buffer, cons
   });
 }
 
+void sgd_update_many(std::vector<SgdTensors>& tensors, const SgdArgs& args) {
+  for (SgdTensors& t : tensors) {
+    SgdArgs a = args;
+    a.first_step = t.first_step;
+    sgd_update(t.param, t.grad, t.momentum_buffer, a);
+  }
+}
+
 }  // namespace dismax::cpu
