@@ -3,34 +3,15 @@
 
 #include "engine/cuda/common.cuh"
 #include "engine/cuda/cuda_kernels.h"
+#include "engine/cuda/sgd_step.cuh"
 
 namespace dismax::cuda {
 
 namespace {
 
-// Products are rounded on their own (no FMA), as the CPU computes them.
-__device__ inline float mul_rn(float a, float b) { return __fmul_rn(a, b); }
-__device__ inline double mul_rn(double a, double b) { return __dmul_rn(a, b); }
-
-template <class T>
-struct SgdStep {
-  T lr, momentum, dampening, weight_decay;
-  bool nesterov, first;
-};
-
-// buf == nullptr: no momentum (p -= lr * (g + wd * p)).
 template <class T>
 __global__ void sgd_kernel(T* p, const T* g, T* buf, int64_t n, SgdStep<T> a) {
-  DISMAX_GRID_STRIDE_LOOP(i, n) {
-    const T d = g[i] + mul_rn(a.weight_decay, p[i]);
-    if (buf == nullptr) {
-      p[i] -= mul_rn(a.lr, d);
-      continue;
-    }
-    const T b = a.first ? d : mul_rn(a.momentum, buf[i]) + mul_rn(T(1) - a.dampening, d);
-    buf[i] = b;
-    p[i] -= mul_rn(a.lr, a.nesterov ? d + mul_rn(a.momentum, b) : b);
-  }
+  DISMAX_GRID_STRIDE_LOOP(i, n) sgd_element(p, g, buf, i, a, a.first);
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
-// One element of an SGD step in the CPU's (PyTorch's) order and rounding: products are rounded on their own
-// (no FMA contraction), as the CPU computes them, so both devices take bit-identical steps.
+// One element of an SGD step in the CPU's (PyTorch's) order: products are rounded on their own (no FMA
+// contraction), as the CPU's scalar code computes them (its vector clones may still fuse, so the two devices
+// agree to the last bit or two, not always bit for bit).
 #pragma once
 
 namespace dismax::cuda {
