@@ -105,6 +105,7 @@ Device Tensor::device() const { check_defined("device"); return impl_->storage->
 const std::shared_ptr<Storage>& Tensor::storage() const { check_defined("storage"); return impl_->storage; }
 
 bool Tensor::is_contiguous() const {
+  if (numel() == 0) return true;
   int64_t expected = 1;
   for (size_t i = impl_->sizes.size(); i-- > 0;) {
     if (impl_->sizes[i] == 1) continue;

@@ -314,7 +314,7 @@ TEST_SUITE("cuda") {
 
   TEST_CASE("every loss, with and without FPR, and the scores") {
     REQUIRE_GPU();
-    for (const char* name : {"softmax", "isomax", "isomaxplus", "dismax", "dismax_fpr", "dismax_fpr_0.5"}) {
+    for (const std::string name : {"softmax", "isomax", "isomaxplus", "dismax", "dismax_fpr", "dismax_fpr_0.5"}) {
       CAPTURE(name);
       const LossSpec spec = parse_loss(name);
       Generator gen(3);
@@ -353,6 +353,10 @@ TEST_SUITE("cuda") {
     CHECK(yc.to_vector<int64_t>() == yg.to(Device::cpu()).to_vector<int64_t>());
   }
 
+  // A training step (DisMax loss, training-mode batch norm) of each architecture on both devices.
+  // In float64 the two must agree almost exactly: any layout or indexing error shows as O(1). In float32 the
+  // comparison is only a smoke test: DenseNet's and WRN's gradients move by ~2e-3 (L2) under 1e-7 input noise
+  // (ReLU inputs near zero land on either side), measured on an emulated GPU.
   TEST_CASE("a training step of every architecture") {
     REQUIRE_GPU();
     struct Case {
@@ -361,33 +365,56 @@ TEST_SUITE("cuda") {
     };
     for (const Case c : {Case{"resnet34", 32}, Case{"densenetbc100", 32}, Case{"wideresnet2810", 32},
                          Case{"resnet18", 64}, Case{"resnet18cifar", 32}, Case{"resnet20", 32}}) {
-      CAPTURE(c.model);
-      Generator g1(7), g2(7);
-      auto mc = make_model(c.model, 10, g1), mg = make_model(c.model, 10, g2);
-      auto crit_c = attach_loss(*mc, parse_loss("dismax"), g1);
-      auto crit_g = attach_loss(*mg, parse_loss("dismax"), g2);
-      mg->load_state_dict(mc->state_dict());
-      mg->to(kGpu);
-      mc->train();
-      mg->train();
-      const Tensor x = randn({4, 3, c.image, c.image}, 70);
-      const Tensor y = Tensor::from_vector<int64_t>({1, 7, 3, 3}, {4});
-      const Tensor lc = crit_c->forward((*mc)(x), y), lg = crit_g->forward((*mg)(x.to(kGpu)), y.to(kGpu));
-      check_close("loss", lc, lg, 1e-4);
-      lc.backward();
-      lg.backward();
-      const auto pc = mc->named_parameters(), pg = mg->named_parameters();
-      double worst = 0.0;
-      std::string worst_name;
-      for (size_t i = 0; i < pc.size(); ++i) {
-        if (!pc[i].second.grad().defined()) continue;
-        const double e = relative_error(pc[i].second.grad(), pg[i].second.grad(), 1e-2);
-        if (e > worst) worst = e, worst_name = pc[i].first;
+      for (DType dtype : {DType::Float64, DType::Float32}) {
+        const std::string model = c.model, type = dtype_name(dtype);
+        CAPTURE(model);
+        CAPTURE(type);
+        Generator g1(7), g2(7);
+        auto mc = make_model(c.model, 10, g1), mg = make_model(c.model, 10, g2);
+        auto crit_c = attach_loss(*mc, parse_loss("dismax"), g1);
+        auto crit_g = attach_loss(*mg, parse_loss("dismax"), g2);
+        mg->load_state_dict(mc->state_dict());
+        mc->to(dtype);
+        mg->to(dtype);
+        mg->to(kGpu);
+        mc->train();
+        mg->train();
+        const Tensor x = randn({4, 3, c.image, c.image}, 70).to(dtype);
+        const Tensor y = Tensor::from_vector<int64_t>({1, 7, 3, 3}, {4});
+        Tensor lg;
+        try {
+          lg = crit_g->forward((*mg)(x.to(kGpu)), y.to(kGpu));
+        } catch (const Error& e) {
+          if (dtype == DType::Float64 && std::string(e.what()).find("cuDNN: no engine") != std::string::npos) {
+            MESSAGE("float64 step skipped: this cuDNN has no float64 convolution engine (" << e.what() << ")");
+            continue;
+          }
+          throw;
+        }
+        const Tensor lc = crit_c->forward((*mc)(x), y);
+        const bool exact = dtype == DType::Float64;
+        check_close("loss", lc, lg, exact ? 1e-12 : 1e-4);
+        lc.backward();
+        lg.backward();
+        const auto pc = mc->named_parameters(), pg = mg->named_parameters();
+        double worst = 0.0, diff2 = 0.0, norm2 = 0.0;
+        std::string worst_name;
+        for (size_t i = 0; i < pc.size(); ++i) {
+          if (!pc[i].second.grad().defined()) continue;
+          REQUIRE(pg[i].second.grad().defined());
+          const double e = relative_error(pc[i].second.grad(), pg[i].second.grad(), 1e-2);
+          if (e > worst) worst = e, worst_name = pc[i].first;
+          const auto a = pc[i].second.grad().to_vector<double>(), b = pg[i].second.grad().to_vector<double>();
+          for (size_t k = 0; k < a.size(); ++k) diff2 += (a[k] - b[k]) * (a[k] - b[k]), norm2 += a[k] * a[k];
+        }
+        const double l2 = std::sqrt(diff2 / std::max(norm2, 1e-300));
+        CHECK_MESSAGE(l2 <= (exact ? 1e-10 : 1e-2), "all gradients: relative L2 error " << l2);
+        if (exact) CHECK_MESSAGE(worst <= 1e-9, "worst gradient " << worst_name << ": relative error " << worst);
+        const auto bc = mc->named_buffers(), bg = mg->named_buffers();
+        for (size_t i = 0; i < bc.size(); ++i)
+          if (is_floating(bc[i].second.dtype()))
+            check_close(bc[i].first, bc[i].second, bg[i].second, exact ? 1e-10 : 1e-3);
       }
-      CHECK_MESSAGE(worst <= 2e-3, "worst gradient " << worst_name << ": relative error " << worst);
-      const auto bc = mc->named_buffers(), bg = mg->named_buffers();
-      for (size_t i = 0; i < bc.size(); ++i)
-        if (is_floating(bc[i].second.dtype())) check_close(bc[i].first, bc[i].second, bg[i].second, 1e-4);
     }
   }
 }

@@ -195,10 +195,14 @@ DISMAX_AVX512 void pack_positions(const float* x, const ConvShape& sh, const Blo
   int64_t tap_offset[kMaxTaps];  // r*W + s
   bool single = true;            // every half is one run of adjacent lanes: plain masked loads
   for (int h = 0; h < halves; ++h) {
-    blk[h] = blocks + (i0 / 16 + h);
-    const __mmask16 lim = 16 * h < rows ? __mmask16(lane_mask(rows - 16 * h) & blk[h]->valid) : __mmask16(0);
-    for (int t = 0; t < taps; ++t) tap_mask[h][t] = lim & blk[h]->row_ok[t / sh.S] & blk[h]->col_ok[t % sh.S];
-    single &= blk[h]->segments == 1 || lim == 0;
+    // The last sliver may cover fewer blocks than halves: the missing ones are never read.
+    const int64_t b = i0 / 16 + h;
+    blk[h] = b < n_blocks ? blocks + b : nullptr;
+    const __mmask16 lim =
+        blk[h] != nullptr && 16 * h < rows ? __mmask16(lane_mask(rows - 16 * h) & blk[h]->valid) : __mmask16(0);
+    for (int t = 0; t < taps; ++t)
+      tap_mask[h][t] = lim == 0 ? __mmask16(0) : __mmask16(lim & blk[h]->row_ok[t / sh.S] & blk[h]->col_ok[t % sh.S]);
+    single &= lim == 0 || blk[h]->segments == 1;
   }
   for (int t = 0; t < taps; ++t) tap_offset[t] = t / sh.S * sh.W + t % sh.S;
   const int64_t HW = sh.H * sh.W;
@@ -210,8 +214,8 @@ DISMAX_AVX512 void pack_positions(const float* x, const ConvShape& sh, const Blo
   const int64_t next = has_next ? int64_t(blocks[next_block].offset[0]) : 0;
   if (single && halves == 2) {
     // The common case (at least 16 output columns per image row): two masked loads per row.
-    const int64_t base0 = blk[0]->segments ? blk[0]->segment_base[0] : 0;
-    const int64_t base1 = blk[1]->segments ? blk[1]->segment_base[0] : 0;
+    const int64_t base0 = blk[0] != nullptr && blk[0]->segments ? blk[0]->segment_base[0] : 0;
+    const int64_t base1 = blk[1] != nullptr && blk[1]->segments ? blk[1]->segment_base[0] : 0;
     for (int64_t k = 0; k < kc; ++k) {
       const int64_t off = c * HW + tap_offset[t];
       if (has_next) {

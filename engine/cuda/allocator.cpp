@@ -49,6 +49,7 @@ class CachingCudaAllocator final : public Allocator {
     }
     cudaSetDevice(previous);
     if (status != cudaSuccess) {
+      (void)cudaGetLastError();  // the failed cudaMalloc must not surface in the next, unrelated launch check
       std::lock_guard<std::mutex> lock(mutex_);
       stats_.allocated_bytes -= size;
       DISMAX_FAIL("cudaMalloc of ", size, " bytes on cuda:", device, " failed: ", cudaGetErrorString(status));
