@@ -5,9 +5,11 @@
 #include <array>
 #include <cstdint>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "engine/error.h"
+#include "engine/kernel_support.h"
 #include "engine/parallel.h"
 #include "engine/tensor.h"
 
@@ -21,27 +23,13 @@
 
 namespace dismax::cpu {
 
-template <class T> struct TypeTag { using type = T; };
-
-// Calls fn(TypeTag<float>{}) or fn(TypeTag<double>{}) for the dtype; throws naming `op` otherwise.
 template <class F>
 decltype(auto) dispatch_float(DType dtype, const char* op, F&& fn) {
-  switch (dtype) {
-    case DType::Float32: return fn(TypeTag<float>{});
-    case DType::Float64: return fn(TypeTag<double>{});
-    default: DISMAX_FAIL(op, ": unsupported dtype ", dtype_name(dtype), " on cpu (float32 and float64 only)");
-  }
+  return dismax::dispatch_float(dtype, op, "cpu", std::forward<F>(fn));
 }
-
 template <class F>
 decltype(auto) dispatch_all(DType dtype, const char* op, F&& fn) {
-  switch (dtype) {
-    case DType::Float32: return fn(TypeTag<float>{});
-    case DType::Float64: return fn(TypeTag<double>{});
-    case DType::Int64: return fn(TypeTag<int64_t>{});
-    case DType::UInt8: return fn(TypeTag<uint8_t>{});
-    default: DISMAX_FAIL(op, ": unsupported dtype ", dtype_name(dtype), " on cpu");
-  }
+  return dismax::dispatch_all(dtype, op, "cpu", std::forward<F>(fn));
 }
 
 // A loop nest over K operands that share a shape, with per-operand element strides. Size-1 dims are
@@ -112,18 +100,6 @@ struct StridedLoop {
                      row_fn(off, hi - lo, inner);
                    }
                  });
-  }
-};
-
-// [outer, n, inner] decomposition of a contiguous tensor around `dim`.
-struct DimSplit {
-  int64_t outer = 1, n = 1, inner = 1;
-  DimSplit(const Shape& shape, int64_t dim) {
-    for (int64_t d = 0; d < static_cast<int64_t>(shape.size()); ++d) {
-      if (d < dim) outer *= shape[d];
-      else if (d == dim) n = shape[d];
-      else inner *= shape[d];
-    }
   }
 };
 

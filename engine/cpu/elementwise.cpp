@@ -1,16 +1,12 @@
 #include <cmath>
 
+#include "engine/binary_math.h"
 #include "engine/cpu/common.h"
 #include "engine/cpu/cpu_kernels.h"
 
 namespace dismax::cpu {
 
 namespace {
-
-template <class T>
-T sign_of(T x) {
-  return static_cast<T>((x > 0) - (x < 0));
-}
 
 // Flat loops, one per op, so each vectorises on its own.
 template <class T>
@@ -47,23 +43,6 @@ DISMAX_SIMD_CLONES void unary_flat(UnaryOp op, const T* x, T* y, int64_t n, T al
     case UnaryOp::Affine: for (int64_t i = 0; i < n; ++i) y[i] = alpha * x[i] + beta; break;
     case UnaryOp::Gt: for (int64_t i = 0; i < n; ++i) y[i] = x[i] > alpha ? T(1) : T(0); break;
   }
-}
-
-template <class T>
-inline T apply_binary(BinaryOp op, T a, T b, T alpha) {
-  switch (op) {
-    case BinaryOp::Add: return a + alpha * b;
-    case BinaryOp::Sub: return a - b;
-    case BinaryOp::Mul: return a * b;
-    case BinaryOp::Div: return a / b;
-    case BinaryOp::Maximum: return (a != a || a >= b) ? a : b;  // NaN propagates
-    case BinaryOp::Minimum: return (a != a || a <= b) ? a : b;
-    case BinaryOp::ReluBackward: return b > T(0) ? a : T(0);
-    case BinaryOp::SignMul: return a * sign_of(b);
-    case BinaryOp::GeMask: return a >= b ? T(1) : T(0);
-    case BinaryOp::Eq: return a == b ? T(1) : T(0);
-  }
-  return T(0);
 }
 
 // Inner row with constant strides sa, sb in {0, 1}; the op switch is hoisted out of the loop.

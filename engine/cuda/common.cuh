@@ -6,8 +6,10 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <utility>
 
 #include "engine/cuda/check.h"
+#include "engine/kernel_support.h"
 #include "engine/tensor.h"
 
 namespace dismax::cuda {
@@ -44,27 +46,13 @@ class DeviceGuard {
       DISMAX_FAIL("launch of ", name, " failed at ", __FILE__, ":", __LINE__, ": ", cudaGetErrorString(dismax_launch_)); \
   } while (0)
 
-template <class T> struct TypeTag { using type = T; };
-
-// Calls fn(TypeTag<float>{}) or fn(TypeTag<double>{}); throws naming `op` for other dtypes.
 template <class F>
 decltype(auto) dispatch_float(DType dtype, const char* op, F&& fn) {
-  switch (dtype) {
-    case DType::Float32: return fn(TypeTag<float>{});
-    case DType::Float64: return fn(TypeTag<double>{});
-    default: DISMAX_FAIL(op, ": unsupported dtype ", dtype_name(dtype), " on cuda (float32 and float64 only)");
-  }
+  return dismax::dispatch_float(dtype, op, "cuda", std::forward<F>(fn));
 }
-
 template <class F>
 decltype(auto) dispatch_all(DType dtype, const char* op, F&& fn) {
-  switch (dtype) {
-    case DType::Float32: return fn(TypeTag<float>{});
-    case DType::Float64: return fn(TypeTag<double>{});
-    case DType::Int64: return fn(TypeTag<int64_t>{});
-    case DType::UInt8: return fn(TypeTag<uint8_t>{});
-    default: DISMAX_FAIL(op, ": unsupported dtype ", dtype_name(dtype), " on cuda");
-  }
+  return dismax::dispatch_all(dtype, op, "cuda", std::forward<F>(fn));
 }
 
 constexpr int kThreads = 256;

@@ -1,15 +1,11 @@
 // Elementwise unary and binary ops, mirroring engine/cpu/elementwise.cpp op for op.
+#include "engine/binary_math.h"
 #include "engine/cuda/common.cuh"
 #include "engine/cuda/cuda_kernels.h"
 
 namespace dismax::cuda {
 
 namespace {
-
-template <class T>
-__device__ T sign_of(T x) {
-  return static_cast<T>((x > 0) - (x < 0));
-}
 
 template <class T>
 __device__ T apply_unary(UnaryOp op, T x, T alpha, T beta) {
@@ -33,23 +29,6 @@ __device__ T apply_unary(UnaryOp op, T x, T alpha, T beta) {
     case UnaryOp::InRange: return (x >= alpha && x <= beta) ? T(1) : T(0);
     case UnaryOp::Affine: return alpha * x + beta;
     case UnaryOp::Gt: return x > alpha ? T(1) : T(0);
-  }
-  return T(0);
-}
-
-template <class T>
-__device__ T apply_binary(BinaryOp op, T a, T b, T alpha) {
-  switch (op) {
-    case BinaryOp::Add: return a + alpha * b;
-    case BinaryOp::Sub: return a - b;
-    case BinaryOp::Mul: return a * b;
-    case BinaryOp::Div: return a / b;
-    case BinaryOp::Maximum: return (a != a || a >= b) ? a : b;  // NaN propagates
-    case BinaryOp::Minimum: return (a != a || a <= b) ? a : b;
-    case BinaryOp::ReluBackward: return b > T(0) ? a : T(0);
-    case BinaryOp::SignMul: return a * sign_of(b);
-    case BinaryOp::GeMask: return a >= b ? T(1) : T(0);
-    case BinaryOp::Eq: return a == b ? T(1) : T(0);
   }
   return T(0);
 }

@@ -8,18 +8,6 @@ namespace dismax::cuda {
 
 namespace {
 
-// [outer, n, inner] decomposition of a contiguous tensor around `dim`.
-struct DimSplit {
-  int64_t outer = 1, n = 1, inner = 1;
-  DimSplit(const Shape& shape, int64_t dim) {
-    for (int64_t d = 0; d < static_cast<int64_t>(shape.size()); ++d) {
-      if (d < dim) outer *= shape[d];
-      else if (d == dim) n = shape[d];
-      else inner *= shape[d];
-    }
-  }
-};
-
 // Element e of a (outer, m, inner) tensor: (o, i, k).
 struct Position {
   int64_t o, i, k;

@@ -18,17 +18,6 @@ constexpr int kMaxColumnSplit = 16;     // threads that share one column's n
 // Fewer rows than kSplitMaxRows, each longer than kSplitChunk: chunks of a row go to separate blocks.
 constexpr int64_t kSplitMaxRows = 64, kSplitChunk = 8192, kMaxChunks = 1024;
 
-struct DimSplit {
-  int64_t outer = 1, n = 1, inner = 1;
-  DimSplit(const Shape& shape, int64_t dim) {
-    for (int64_t d = 0; d < static_cast<int64_t>(shape.size()); ++d) {
-      if (d < dim) outer *= shape[d];
-      else if (d == dim) n = shape[d];
-      else inner *= shape[d];
-    }
-  }
-};
-
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 enum class Combine { Add, Max, Min };

@@ -13,17 +13,6 @@ namespace {
 constexpr int kWarp = 32;
 constexpr int64_t kBlockRowMin = 1024;  // rows at least this long get a block, shorter ones a warp
 
-struct DimSplit {
-  int64_t outer = 1, n = 1, inner = 1;
-  DimSplit(const Shape& shape, int64_t dim) {
-    for (int64_t d = 0; d < static_cast<int64_t>(shape.size()); ++d) {
-      if (d < dim) outer *= shape[d];
-      else if (d == dim) n = shape[d];
-      else inner *= shape[d];
-    }
-  }
-};
-
 // std::max(a, b) as the CPU uses it: a NaN in b is skipped.
 struct MaxOp {
   template <class T>
