@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <utility>
 
 #include "engine/dtype.h"
 #include "engine/error.h"
@@ -21,6 +22,13 @@ decltype(auto) dispatch_float(DType dtype, const char* op, const char* device, F
     default:
       DISMAX_FAIL(op, ": unsupported dtype ", dtype_name(dtype), " on ", device, " (float32 and float64 only)");
   }
+}
+
+// As dispatch_float, plus int64 (the binary ops also update counters such as BatchNorm's num_batches_tracked).
+template <class F>
+decltype(auto) dispatch_float_or_int64(DType dtype, const char* op, const char* device, F&& fn) {
+  if (dtype == DType::Int64) return fn(TypeTag<int64_t>{});
+  return dispatch_float(dtype, op, device, std::forward<F>(fn));
 }
 
 // As dispatch_float, plus int64 and uint8.

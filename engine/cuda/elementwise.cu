@@ -90,11 +90,7 @@ void binary(BinaryOp op, const Tensor& a, const Tensor& b, Tensor& out, double a
   DISMAX_CHECK(a.sizes() == out.sizes() && b.sizes() == out.sizes(), "binary: operands must be broadcast to ",
                shape_str(out.sizes()));
   DeviceGuard guard(out);
-  if (out.dtype() == DType::Int64) {  // counters such as BatchNorm's num_batches_tracked
-    binary_typed<int64_t>(op, a, b, out, static_cast<int64_t>(alpha));
-    return;
-  }
-  dispatch_float(out.dtype(), "binary", [&](auto tag) {
+  dispatch_float_or_int64(out.dtype(), "binary", "cuda", [&](auto tag) {
     using T = typename decltype(tag)::type;
     binary_typed<T>(op, a, b, out, static_cast<T>(alpha));
   });
