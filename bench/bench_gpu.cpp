@@ -56,7 +56,7 @@ Options parse(int argc, char** argv) {
     else if (a == "--tf32") set_allow_tf32(true);
     else usage(("unknown argument " + a).c_str());
   }
-  if (o.models.empty()) o.models = {"resnet34", "wideresnet2810", "densenetbc100"};
+  if (o.models.empty()) o.models = {"resnet34", "wideresnet2810", "densenetbc100", "resnet18"};
   if (o.batch < 1 || o.steps < 1 || o.warmup < 0) usage("--batch and --steps must be positive");
   return o;
 }
@@ -68,7 +68,8 @@ double images_per_second(const std::string& name, const Options& o, Device devic
   model->to(device);
   model->train();
   SGD optimizer(model->named_parameters(), {0.1, 0.9, 0.0, 5e-4, false});
-  const Tensor images = Tensor::randn({o.batch, 3, o.image, o.image}, gen).pin_memory();
+  const int64_t image = name == "resnet18" ? 224 : o.image;  // the ImageNet ResNet18 at ImageNet resolution
+  const Tensor images = Tensor::randn({o.batch, 3, image, image}, gen).pin_memory();
   std::vector<int64_t> y(static_cast<size_t>(o.batch));
   for (int64_t i = 0; i < o.batch; ++i) y[i] = i % 10;
   const Tensor labels = Tensor::from_vector(y, {o.batch});

@@ -19,14 +19,17 @@ MODELS = {
     "resnet34": lambda: tm.CifarResNet([3, 4, 6, 3], [64, 128, 256, 512], 10),
     "wideresnet2810": lambda: tm.WideResNet(28, 10, 10),
     "densenetbc100": lambda: tm.DenseNet3(100, 12, 0.5, 10),
+    "resnet18": lambda: tm.ImageNetResNet([2, 2, 2, 2], [64, 128, 256, 512], 10),
 }
+IMAGE = {"resnet18": 224}  # the ImageNet ResNet18 at ImageNet resolution; the CIFAR models at 32
 
 
 def images_per_second(name, a):
     torch.manual_seed(1)
     model = MODELS[name]().cuda().train()
     opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=5e-4)
-    images = torch.randn(a.batch, 3, 32, 32).pin_memory()
+    size = IMAGE.get(name, 32)
+    images = torch.randn(a.batch, 3, size, size).pin_memory()
     labels = (torch.arange(a.batch) % 10).pin_memory()
     loss_fn = nn.CrossEntropyLoss()
 

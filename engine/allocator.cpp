@@ -1,5 +1,7 @@
 #include "engine/allocator.h"
 
+#include "engine/error.h"
+
 #include <sys/mman.h>
 
 #include <cstdlib>
@@ -53,18 +55,29 @@ class CachingCpuAllocator final : public Allocator {
       empty_cache();
       p = std::aligned_alloc(align, (size + align - 1) / align * align);
     }
-    if (p == nullptr) throw std::bad_alloc();
+    if (p == nullptr) {
+      std::lock_guard<std::mutex> lock(mutex_);
+      stats_.allocated_bytes -= size;
+      DISMAX_FAIL("out of memory: could not allocate ", size, " bytes of host memory (", stats_.allocated_bytes,
+                  " bytes already in use by tensors)");
+    }
 #ifdef MADV_HUGEPAGE
     if (size >= kHugeThreshold) madvise(p, size, MADV_HUGEPAGE);
 #endif
     return DataPtr(p, size, this);
   }
 
-  void release(void* ptr, size_t nbytes, int) override {
+  // Called from destructors, also while an exception unwinds: must not throw. Keeping the block needs a
+  // map node or a larger vector; when even that allocation fails, the block goes back to the system.
+  void release(void* ptr, size_t nbytes, int) noexcept override {
     std::lock_guard<std::mutex> lock(mutex_);
     stats_.allocated_bytes -= nbytes;
-    stats_.cached_bytes += nbytes;
-    free_[nbytes].push_back(ptr);
+    try {
+      free_[nbytes].push_back(ptr);
+      stats_.cached_bytes += nbytes;
+    } catch (...) {
+      std::free(ptr);
+    }
   }
 
   void empty_cache() override {

@@ -54,7 +54,8 @@ class Allocator {
  public:
   virtual ~Allocator() = default;
   virtual DataPtr allocate(size_t nbytes, int device_index) = 0;
-  virtual void release(void* ptr, size_t nbytes, int device_index) = 0;  // called by DataPtr
+  // Called by DataPtr's destructor, also while an exception unwinds: never throws, never needs memory.
+  virtual void release(void* ptr, size_t nbytes, int device_index) noexcept = 0;
   virtual void empty_cache() {}
   virtual AllocatorStats stats() const { return {}; }
 };

@@ -68,6 +68,12 @@ bool kernel_supported(DeviceType type, const std::string& kernel_name) {
   DISMAX_FAIL("kernel_supported: there is no kernel named '", kernel_name, "'");
 }
 
+std::string backend_diagnostics(Device device) {
+  if (!backend_available(device.type)) return "";
+  const Backend& b = backend_for(device);
+  return b.diagnostics != nullptr ? b.diagnostics() : "";
+}
+
 namespace detail {
 void kernel_missing(const char* name, Device device) {
   DISMAX_FAIL("kernel '", name, "' is not supported on ", device.str(), " (", backend_for(device).name,

@@ -142,8 +142,10 @@ struct Backend {
   // Page-locked host memory for asynchronous host-to-device copies (Tensor::pin_memory); device backends only.
   Allocator* pinned_host_allocator = nullptr;
   KernelTable kernels;
-  int (*device_count)() = nullptr;
+  int (*device_count)() = nullptr;  // counted once per process
   void (*synchronize)(int device_index) = nullptr;
+  // What the backend chose for its most recent work (cuDNN engines, ...), for test and error messages.
+  std::string (*diagnostics)() = nullptr;
 };
 
 // The backend for `device`; throws if it was not built in or the device does not exist.
@@ -152,6 +154,8 @@ bool backend_available(DeviceType type);
 // Names of all kernels, and whether a device type implements one (for tests and "supports" queries).
 std::vector<std::string> kernel_names();
 bool kernel_supported(DeviceType type, const std::string& kernel_name);
+// The backend's diagnostics (Backend::diagnostics), or "" when it has none or is not available.
+std::string backend_diagnostics(Device device);
 
 namespace detail {
 [[noreturn]] void kernel_missing(const char* name, Device device);

@@ -18,11 +18,22 @@ BatchNorm2d::BatchNorm2d(int64_t c, double m, double e) : num_features(c), momen
 }
 
 Tensor BatchNorm2d::forward(const Tensor& x) {
-  if (is_training()) {
-    NoGradGuard guard;
-    num_batches_tracked.add_(Tensor::ones({}, TensorOptions(DType::Int64).device(num_batches_tracked.device())));
-  }
+  if (is_training()) ++pending_batches_;
   return batch_norm(x, weight, bias, running_mean, running_var, is_training(), momentum, eps);
+}
+
+void BatchNorm2d::sync_buffers() const {
+  if (pending_batches_ == 0) return;
+  NoGradGuard guard;
+  Tensor counter = num_batches_tracked;
+  counter.add_(Tensor::full({}, static_cast<double>(pending_batches_), TensorOptions(DType::Int64))
+                   .to(counter.device()));
+  pending_batches_ = 0;
+}
+
+int64_t BatchNorm2d::batches_tracked() const {
+  sync_buffers();
+  return num_batches_tracked.item<int64_t>();
 }
 
 std::string BatchNorm2d::extra_repr() const {

@@ -67,8 +67,10 @@ void Module::train(bool on) {
 void Module::collect(const std::string& prefix, NamedTensors& out, bool params, bool buffers) const {
   if (params)
     for (const auto& [n, t] : parameters_) out.emplace_back(prefix + n, t);
-  if (buffers)
+  if (buffers) {
+    sync_buffers();
     for (const auto& [n, t] : buffers_) out.emplace_back(prefix + n, t);
+  }
   for (const auto& [n, m] : children_) m->collect(prefix + n + ".", out, params, buffers);
 }
 

@@ -27,6 +27,9 @@ class Module {
   Tensor operator()(const Tensor& x) { return forward(x); }
   virtual std::string type_name() const = 0;           // "Conv2d"
   virtual std::string extra_repr() const { return ""; }  // "3, 64, kernel_size=3, stride=1"
+  // Brings buffers that a module updates lazily up to date; every read of the buffers through this class
+  // (named_buffers, state_dict, to, load_state_dict) calls it first.
+  virtual void sync_buffers() const {}
 
   // Training mode for this module and all children (BatchNorm and Dropout read it).
   virtual void train(bool on = true);

@@ -21,7 +21,7 @@ DISMAX_SIMD_CLONES void unary_flat(UnaryOp op, const T* x, T* y, int64_t n, T al
     case UnaryOp::Rsqrt: for (int64_t i = 0; i < n; ++i) y[i] = T(1) / std::sqrt(x[i]); break;
     case UnaryOp::Reciprocal: for (int64_t i = 0; i < n; ++i) y[i] = T(1) / x[i]; break;
     case UnaryOp::Square: for (int64_t i = 0; i < n; ++i) y[i] = x[i] * x[i]; break;
-    case UnaryOp::Relu: for (int64_t i = 0; i < n; ++i) y[i] = x[i] > T(0) ? x[i] : T(0); break;
+    case UnaryOp::Relu: for (int64_t i = 0; i < n; ++i) y[i] = x[i] < T(0) ? T(0) : x[i]; break;  // NaN stays NaN, as PyTorch
     case UnaryOp::Pow:
       if (alpha == T(2)) {
         for (int64_t i = 0; i < n; ++i) y[i] = x[i] * x[i];

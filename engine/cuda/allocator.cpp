@@ -43,13 +43,13 @@ class CachingCudaAllocator final : public Allocator {
     void* p = nullptr;
     cudaError_t status = cudaMalloc(&p, size);
     if (status == cudaErrorMemoryAllocation) {
-      (void)cudaGetLastError();
+      forget_error(status);
       release_cached(device);
       status = cudaMalloc(&p, size);
     }
     cudaSetDevice(previous);
     if (status != cudaSuccess) {
-      (void)cudaGetLastError();  // the failed cudaMalloc must not surface in the next, unrelated launch check
+      forget_error(status);  // the failed cudaMalloc must not surface in the next, unrelated launch check
       std::lock_guard<std::mutex> lock(mutex_);
       stats_.allocated_bytes -= size;
       DISMAX_FAIL("cudaMalloc of ", size, " bytes on cuda:", device, " failed: ", cudaGetErrorString(status));
@@ -57,11 +57,21 @@ class CachingCudaAllocator final : public Allocator {
     return DataPtr(p, size, this, device);
   }
 
-  void release(void* ptr, size_t nbytes, int device) override {
+  // Never throws: when keeping the block would need memory that is not there, it is freed instead
+  // (cudaFree waits for the device, so work still using the block has finished).
+  void release(void* ptr, size_t nbytes, int device) noexcept override {
     std::lock_guard<std::mutex> lock(mutex_);
     stats_.allocated_bytes -= nbytes;
-    stats_.cached_bytes += nbytes;
-    free_[{device, nbytes}].push_back(ptr);
+    try {
+      free_[{device, nbytes}].push_back(ptr);
+      stats_.cached_bytes += nbytes;
+    } catch (...) {
+      int previous = 0;
+      cudaGetDevice(&previous);
+      cudaSetDevice(device);
+      cudaFree(ptr);
+      cudaSetDevice(previous);
+    }
   }
 
   void empty_cache() override {
@@ -88,7 +98,7 @@ class CachingCudaAllocator final : public Allocator {
     int previous = 0;
     cudaGetDevice(&previous);
     cudaSetDevice(device);
-    cudaDeviceSynchronize();
+    cudaDeviceSynchronize();  // cudaFree would wait too; blocks freed on the stream may still be in use
     for (auto& [key, blocks] : free_) {
       if (key.first != device) continue;
       for (void* p : blocks) {

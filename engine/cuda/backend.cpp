@@ -4,6 +4,8 @@
 
 #include "engine/cuda/common.cuh"
 #include "engine/cuda/cuda_kernels.h"
+#include "engine/cuda/cudnn_graph.h"
+#include "engine/cuda/library_versions.h"
 
 namespace dismax::cuda {
 
@@ -35,28 +37,31 @@ void copy_between_devices(Tensor& dst, const Tensor& src) {
     DISMAX_CUDA_CHECK(cudaStreamSynchronize(stream()));
   } else if (src.device().index == dst.device().index) {
     DISMAX_CUDA_CHECK(cudaMemcpyAsync(dst.raw_data(), src.raw_data(), nbytes, cudaMemcpyDeviceToDevice, stream()));
-  } else {  // between two GPUs: wait for the source's producers, then copy peer to peer
-    DISMAX_CUDA_CHECK(cudaSetDevice(src.device().index));
-    DISMAX_CUDA_CHECK(cudaDeviceSynchronize());
-    DISMAX_CUDA_CHECK(cudaSetDevice(dst.device().index));
-    DISMAX_CUDA_CHECK(cudaMemcpyPeer(dst.raw_data(), dst.device().index, src.raw_data(), src.device().index, nbytes));
+  } else {  // between two GPUs: wait for the source's producers, then copy on the destination's stream
+    DISMAX_CUDA_CHECK(cudaStreamSynchronize(stream(src.device().index)));
+    DISMAX_CUDA_CHECK(cudaMemcpyPeerAsync(dst.raw_data(), dst.device().index, src.raw_data(), src.device().index,
+                                          nbytes, stream(dst.device().index)));
   }
 }
 
 namespace {
 
+// Devices do not come and go while a process runs: counted once.
 int device_count() {
-  int n = 0;
-  if (cudaGetDeviceCount(&n) != cudaSuccess) {
-    (void)cudaGetLastError();
-    return 0;
-  }
-  return n;
+  static const int count = [] {
+    int n = 0;
+    const cudaError_t status = cudaGetDeviceCount(&n);
+    if (status != cudaSuccess) {
+      forget_error(status);
+      return 0;
+    }
+    return n;
+  }();
+  return count;
 }
 
 void synchronize(int index) {
-  DeviceGuard guard(index);
-  DISMAX_CUDA_CHECK(cudaDeviceSynchronize());
+  DISMAX_CUDA_CHECK(cudaStreamSynchronize(stream(index)));
 }
 
 }  // namespace
@@ -67,11 +72,15 @@ const Backend* backend(std::string* reason) {
   if (status != cudaSuccess) {
     // "CUDA driver version is insufficient" on machines without a GPU: that means no GPU, not an error.
     if (reason) *reason = std::string("no usable CUDA device (") + cudaGetErrorString(status) + ")";
-    (void)cudaGetLastError();
+    forget_error(status);
     return nullptr;
   }
   if (count == 0) {
     if (reason) *reason = "no CUDA device found";
+    return nullptr;
+  }
+  if (const std::string mismatch = library_mismatch(loaded_library_versions()); !mismatch.empty()) {
+    if (reason) *reason = mismatch;
     return nullptr;
   }
   static const Backend b = [] {
@@ -84,6 +93,7 @@ const Backend* backend(std::string* reason) {
 #undef DISMAX_FILL_CUDA_SLOT
     out.device_count = &device_count;
     out.synchronize = &synchronize;
+    out.diagnostics = &recent_plan_report;
     return out;
   }();
   return &b;

@@ -1,4 +1,4 @@
-// Helpers shared by the CUDA kernels: the stream, the device guard, dtype dispatch, launch shapes and
+// Helpers shared by the CUDA kernels: the device guard, dtype dispatch, launch shapes and
 // an indexer for strided / broadcast operands.
 #pragma once
 
@@ -13,10 +13,6 @@
 #include "engine/tensor.h"
 
 namespace dismax::cuda {
-
-// Every dismax kernel, cuBLAS and cuDNN call runs on the legacy default stream, so the synchronous host
-// copies (cudaMemcpy) are ordered with the kernels without any explicit synchronisation.
-inline cudaStream_t stream() { return 0; }
 
 // Makes `index` the current device for its lifetime (restores the previous one).
 class DeviceGuard {
@@ -70,20 +66,24 @@ inline unsigned blocks_for(int64_t n, int threads = kThreads) {
 template <class T> inline T* ptr(const Tensor& t) { return static_cast<T*>(t.raw_data()); }
 
 // Element offsets of up to K operands that share a shape, from the linear (row-major) index of an element.
-// Size-1 dims are dropped and mergeable neighbours fused, as the CPU's StridedLoop does.
+// Size-1 dims are dropped and mergeable neighbours fused, as the CPU's StridedLoop does. Index is the
+// integer type of the arithmetic: 64-bit division and modulo cost many instructions per dim on a GPU, so
+// launches whose elements and offsets fit (fits_int32) use the 32-bit form.
 constexpr int kMaxDims = 10;
-template <int K>
+template <int K, class Index = int64_t>
 struct StridedIndexer {
   int ndim = 0;
-  int64_t sizes[kMaxDims];
-  int64_t strides[kMaxDims][K];
+  Index sizes[kMaxDims];
+  Index strides[kMaxDims][K];
 
+  StridedIndexer() = default;
   StridedIndexer(const Shape& shape, const Shape* const (&operand_strides)[K]) {
     for (size_t d = 0; d < shape.size(); ++d) {
       if (shape[d] == 1) continue;
       if (ndim > 0) {
         bool mergeable = true;
-        for (int k = 0; k < K; ++k) mergeable &= strides[ndim - 1][k] == (*operand_strides[k])[d] * shape[d];
+        for (int k = 0; k < K; ++k)
+          mergeable &= static_cast<int64_t>(strides[ndim - 1][k]) == (*operand_strides[k])[d] * shape[d];
         if (mergeable) {
           sizes[ndim - 1] *= shape[d];
           for (int k = 0; k < K; ++k) strides[ndim - 1][k] = (*operand_strides[k])[d];
@@ -97,14 +97,62 @@ struct StridedIndexer {
     }
   }
 
-  __device__ void offsets(int64_t linear, int64_t (&off)[K]) const {
+  // Whether n elements and every operand's largest offset fit the 32-bit form (with room for the
+  // grid-stride loop's last increment).
+  bool fits_int32(int64_t n) const {
+    constexpr int64_t limit = int64_t{1} << 30;
+    if (n > limit) return false;
+    for (int k = 0; k < K; ++k) {
+      int64_t extent = 0;
+      for (int d = 0; d < ndim; ++d) {
+        if (strides[d][k] < 0) return false;
+        extent += (static_cast<int64_t>(sizes[d]) - 1) * static_cast<int64_t>(strides[d][k]);
+      }
+      if (extent > limit) return false;
+    }
+    return true;
+  }
+  StridedIndexer<K, int32_t> to_int32() const {
+    StridedIndexer<K, int32_t> out;
+    out.ndim = ndim;
+    for (int d = 0; d < ndim; ++d) {
+      out.sizes[d] = static_cast<int32_t>(sizes[d]);
+      for (int k = 0; k < K; ++k) out.strides[d][k] = static_cast<int32_t>(strides[d][k]);
+    }
+    return out;
+  }
+
+  __device__ void offsets(Index linear, Index (&off)[K]) const {
     for (int k = 0; k < K; ++k) off[k] = 0;
     for (int d = ndim - 1; d >= 0; --d) {
-      const int64_t i = linear % sizes[d];
+      const Index i = linear % sizes[d];
       linear /= sizes[d];
       for (int k = 0; k < K; ++k) off[k] += i * strides[d][k];
     }
   }
 };
+
+// A grid-stride loop over [0, n) in the integer type Index.
+#define DISMAX_GRID_STRIDE_LOOP_T(Index, i, n)                                                       \
+  for (Index i = static_cast<Index>(blockIdx.x) * static_cast<Index>(blockDim.x) + static_cast<Index>(threadIdx.x); \
+       i < (n); i += static_cast<Index>(blockDim.x) * static_cast<Index>(gridDim.x))
+
+// Launches `launch(indexer)` with the 32-bit indexer when it fits, else the 64-bit one.
+template <int K, class Launch>
+void with_indexer(const StridedIndexer<K>& indexer, int64_t n, Launch&& launch) {
+  if (indexer.fits_int32(n)) {
+    launch(indexer.to_int32());
+  } else {
+    launch(indexer);
+  }
+}
+
+// 16 bytes of T, loaded and stored as one 128-bit access (LDG.128 / STG.128) where the pointer is aligned.
+template <class T>
+struct alignas(16) Vec16 {
+  static constexpr int kWidth = 16 / static_cast<int>(sizeof(T));
+  T v[kWidth];
+};
+inline bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }
 
 }  // namespace dismax::cuda

@@ -2,13 +2,17 @@
 // one-operation graphs whose plans are chosen once per shape (cudnn_graph.h); the bias and its gradient are
 // our kernels (conv_bias.h). Float32 and float64, NCHW.
 #include <array>
+#include <cstdio>
+#include <mutex>
 #include <initializer_list>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "engine/cuda/common.cuh"
+#include "engine/autograd/node.h"
 #include "engine/cuda/conv_bias.h"
+#include "engine/cuda/conv_im2col.h"
 #include "engine/cuda/cuda_kernels.h"
 #include "engine/cuda/cudnn_graph.h"
 #include "engine/math_mode.h"
@@ -130,8 +134,9 @@ std::string describe(const PassInfo& info, const Tensor& x, const Tensor& w, con
                         x.dtype() == DType::Float32 ? (tf32 ? ", TF32 allowed" : ", TF32 off") : "");
 }
 
-// Runs one pass on the x-, w- and y-shaped operands; it overwrites the one it computes (beta = 0).
-void run_pass(Pass pass, const Tensor& x, const Tensor& w, const Tensor& y, const Conv2dArgs& args) {
+// Runs one pass on the x-, w- and y-shaped operands; it overwrites the one it computes (beta = 0). False,
+// having run nothing, when no cuDNN engine runs this float64 graph (float32 graphs throw instead).
+bool run_cudnn_pass(Pass pass, const Tensor& x, const Tensor& w, const Tensor& y, const Conv2dArgs& args) {
   const PassInfo& info = pass_info(pass);
   const DType dtype = x.dtype();
   const Dims xd = dims_of(x), wd = dims_of(w), yd = dims_of(y);
@@ -143,6 +148,7 @@ void run_pass(Pass pass, const Tensor& x, const Tensor& w, const Tensor& y, cons
   key.device = x.device().index;
   key.dtype = dtype;
   key.tf32 = dtype == DType::Float32 && allow_tf32();
+  key.denied = denied_conv_algorithms();
   key.params.reserve(3 * 9 + 4);
   for (const auto& [dims, alignment] : {std::pair{xd, xa}, std::pair{wd, wa}, std::pair{yd, ya}}) {
     const Dims strides = packed_strides(dims);
@@ -156,7 +162,56 @@ void run_pass(Pass pass, const Tensor& x, const Tensor& w, const Tensor& y, cons
     return operation_descriptor(info, dtype, {xd, wd, yd}, {xa, wa, ya}, args, keep_alive);
   };
   const VariantPack pack{{kUidX, kUidW, kUidY}, {x.raw_data(), w.raw_data(), y.raw_data()}};
-  execute_cached(key, build, pack, [&] { return describe(info, x, w, y, args, key.tf32); });
+  return execute_cached(key, build, pack, [&] { return describe(info, x, w, y, args, key.tf32); },
+                        /*optional=*/dtype == DType::Float64);
+}
+
+// ---- the matrix form, for float64 graphs that no cuDNN engine runs: per image, im2col and cublasDgemm.
+
+ConvGeometry geometry(const Tensor& x, const Tensor& w, const Tensor& y, const Conv2dArgs& args) {
+  return {x.size(1), x.size(2), x.size(3), w.size(2), w.size(3), y.size(2), y.size(3), args};
+}
+
+void notice_matrix_form(Pass pass, const Tensor& x, const Tensor& w, const Tensor& y, const Conv2dArgs& args) {
+  static std::once_flag once;
+  std::call_once(once, [&] {
+    std::fprintf(stderr,
+                 "dismax: cuDNN offers no float64 engine for %s; float64 convolutions run as im2col + "
+                 "cublasDgemm instead (correct, slower; this notice is printed once)\n",
+                 describe(pass_info(pass), x, w, y, args, false).c_str());
+  });
+}
+
+void matrix_pass(Pass pass, const Tensor& x, const Tensor& w, const Tensor& y, const Conv2dArgs& args) {
+  notice_matrix_form(pass, x, w, y, args);
+  NoGradGuard no_grad;
+  const ConvGeometry g = geometry(x, w, y, args);
+  const int64_t N = x.size(0), K = w.size(0), rows = g.C * g.R * g.S, columns = g.P * g.Q;
+  Tensor col = Tensor::empty({rows, columns}, TensorOptions(x.dtype()).device(x.device()));
+  Tensor w2 = w.view({K, rows});
+  for (int64_t n = 0; n < N; ++n) {
+    Tensor y_n = y.select(0, n).view({K, columns});
+    switch (pass) {
+      case Pass::Forward:  // y_n = W col
+        im2col(x, n, g, col);
+        gemm(1.0, w2, col, 0.0, y_n);
+        break;
+      case Pass::BackwardData: {  // col = W^T grad_y_n, folded into grad_x_n (x is grad_x here)
+        gemm(1.0, w2.t(), y_n, 0.0, col);
+        Tensor grad_x = x;
+        col2im(col, g, n, grad_x);
+        break;
+      }
+      case Pass::BackwardFilter:  // grad_W += grad_y_n col^T (w is grad_w here)
+        im2col(x, n, g, col);
+        gemm(1.0, y_n, col.t(), n == 0 ? 0.0 : 1.0, w2);
+        break;
+    }
+  }
+}
+
+void run_pass(Pass pass, const Tensor& x, const Tensor& w, const Tensor& y, const Conv2dArgs& args) {
+  if (!run_cudnn_pass(pass, x, w, y, args)) matrix_pass(pass, x, w, y, args);
 }
 
 struct Operand {

@@ -11,6 +11,8 @@
 #include <utility>
 
 #include "engine/cuda/common.cuh"
+#include "engine/kernels.h"
+#include "engine/math_mode.h"
 #include "engine/tensor.h"
 
 namespace dismax::cuda {
@@ -27,9 +29,12 @@ constexpr cudnnBackendAttributeName_t kExecutionPlanHandle = CUDNN_ATTR_EXECUTIO
 #pragma GCC diagnostic pop
 
 constexpr size_t kMaxTimedPlans = 8;
-constexpr int kTimedRuns = 3;
-// Plans needing more workspace than this are used only when no other plan works.
-constexpr int64_t kLargeWorkspace = int64_t{1} << 30;
+// Autotuning: the first time in the process, the device is kept busy for kWarmupMs (its clocks ramp up from
+// idle, and then stay up while plans are chosen back to back in the first steps); each candidate runs once
+// untimed, then kTimedRuns times, each execution timed alone; the median decides.
+constexpr int kTimedRuns = 5;
+constexpr float kWarmupMs = 25.f;
+constexpr int kMaxWarmupRuns = 50;
 
 // clang-format off
 const char* attribute_type_name(cudnnBackendAttributeType_t type) {
@@ -98,6 +103,20 @@ bool verbose() {
   return on;
 }
 
+// Plans needing more workspace than DISMAX_CUDNN_WORKSPACE_MB (default 1024) are never chosen.
+int64_t workspace_cap_bytes() {
+  static const int64_t cap = [] {
+    const char* v = std::getenv("DISMAX_CUDNN_WORKSPACE_MB");
+    if (v == nullptr || *v == '\0') return int64_t{1024} << 20;
+    char* end = nullptr;
+    const long long mb = std::strtoll(v, &end, 10);
+    DISMAX_CHECK(end != v && *end == '\0' && mb >= 0 && mb <= (int64_t{1} << 30),
+                 "DISMAX_CUDNN_WORKSPACE_MB='", v, "': expected a whole number of MiB");
+    return static_cast<int64_t>(mb) << 20;
+  }();
+  return cap;
+}
+
 std::string join(const std::vector<std::string>& parts, const char* sep) {
   std::string out;
   for (size_t i = 0; i < parts.size(); ++i) out += (i ? sep : "") + parts[i];
@@ -136,7 +155,7 @@ cudnnHandle_t handle_locked(int device) {
                  CUDNN_MINOR, " but the loaded library reports version ", runtime);
     cudnnHandle_t handle = nullptr;
     DISMAX_CUDNN_CHECK(cudnnCreate(&handle), "creating the cuDNN handle of cuda:", device);
-    DISMAX_CUDNN_CHECK(cudnnSetStream(handle, stream()), "binding the cuDNN handle of cuda:", device,
+    DISMAX_CUDNN_CHECK(cudnnSetStream(handle, stream(device)), "binding the cuDNN handle of cuda:", device,
                        " to the dismax stream");
     handles[device] = handle;
   }
@@ -151,6 +170,7 @@ struct PlanKeyHash {
     mix(static_cast<uint64_t>(k.device));
     mix(static_cast<uint64_t>(k.dtype));
     mix(k.tf32 ? 1 : 0);
+    mix(k.denied);
     for (int64_t v : k.params) mix(static_cast<uint64_t>(v));
     return static_cast<size_t>(h);
   }
@@ -158,14 +178,30 @@ struct PlanKeyHash {
 
 struct CachedPlan {
   std::vector<Descriptor> keep_alive;  // the graph, its operation and tensors, the engine config
-  Descriptor plan;
+  Descriptor plan;                     // undefined when no engine can run the graph (optional graphs only)
   int64_t workspace_bytes = 0;
+  std::string what;     // the op and its shapes
   std::string summary;  // engine, notes, workspace (and time when autotuned), for messages
 };
 
+// Never destroyed: at process exit cuDNN's own libraries may be torn down before this file's statics, and
+// destroying an execution plan then crashes (PyTorch keeps its cuDNN caches alive for the same reason).
 std::unordered_map<PlanKey, std::unique_ptr<CachedPlan>, PlanKeyHash>& plan_cache() {
-  static std::unordered_map<PlanKey, std::unique_ptr<CachedPlan>, PlanKeyHash> cache;
-  return cache;
+  static auto* cache = new std::unordered_map<PlanKey, std::unique_ptr<CachedPlan>, PlanKeyHash>();
+  return *cache;
+}
+
+// The plans of the most recent executions, newest last, for messages (tests name the engine that ran).
+constexpr size_t kRecentPlans = 8;
+std::vector<const CachedPlan*>& recent_plans() {
+  static auto* recent = new std::vector<const CachedPlan*>();
+  return *recent;
+}
+void note_execution(const CachedPlan* plan) {
+  auto& recent = recent_plans();
+  if (!recent.empty() && recent.back() == plan) return;
+  if (recent.size() == kRecentPlans) recent.erase(recent.begin());
+  recent.push_back(plan);
 }
 
 Tensor allocate_workspace(int64_t bytes, int device) {
@@ -173,28 +209,54 @@ Tensor allocate_workspace(int64_t bytes, int device) {
   return Tensor::empty({bytes}, TensorOptions(DType::UInt8).device(Device::cuda(device)));
 }
 
-// False (and the reason in `why`) when the caching allocator cannot provide the workspace.
-bool try_allocate_workspace(int64_t bytes, int device, Tensor& out, std::string& why) {
-  try {
-    out = allocate_workspace(bytes, device);
-    return true;
-  } catch (const Error& e) {
-    (void)cudaGetLastError();  // the failed cudaMalloc leaves its error behind for the next launch check
-    why = e.what();
-    return false;
+// A workspace for one candidate of the autotuning, straight from cudaMalloc and freed with it, so that the
+// losers' workspaces do not stay in the caching allocator (they can be a GiB each).
+class ScratchWorkspace {
+ public:
+  ScratchWorkspace() = default;
+  ~ScratchWorkspace() {
+    if (ptr_ != nullptr) cudaFree(ptr_);
   }
-}
+  ScratchWorkspace(const ScratchWorkspace&) = delete;
+  ScratchWorkspace& operator=(const ScratchWorkspace&) = delete;
 
-cudnnStatus_t launch(cudnnHandle_t handle, const Descriptor& plan, const VariantPack& pack,
-                     const Tensor& workspace) {
-  void* workspace_ptr = workspace.defined() ? workspace.raw_data() : nullptr;
+  // False, with the reason, when the device has not that much memory even after the caches are emptied.
+  bool allocate(int64_t bytes, std::string& why) {
+    if (bytes <= 0) return true;
+    cudaError_t status = cudaMalloc(&ptr_, static_cast<size_t>(bytes));
+    if (status == cudaErrorMemoryAllocation) {
+      forget_error(status);
+      backend_for(Device::cuda(current_device())).allocator->empty_cache();
+      status = cudaMalloc(&ptr_, static_cast<size_t>(bytes));
+    }
+    if (status != cudaSuccess) {
+      forget_error(status);
+      ptr_ = nullptr;
+      why = cudaGetErrorString(status);
+      return false;
+    }
+    return true;
+  }
+  void* get() const { return ptr_; }
+
+ private:
+  static int current_device() {
+    int d = 0;
+    DISMAX_CUDA_CHECK(cudaGetDevice(&d));
+    return d;
+  }
+  void* ptr_ = nullptr;
+};
+
+// The variant pack of one execution: the graph's tensors by uid and the workspace.
+Descriptor variant_pack(const VariantPack& pack, void* workspace) {
   const auto n = static_cast<int64_t>(pack.uids.size());
   Descriptor variant(CUDNN_BACKEND_VARIANT_PACK_DESCRIPTOR);
   variant.set(CUDNN_ATTR_VARIANT_PACK_UNIQUE_IDS, CUDNN_TYPE_INT64, n, pack.uids.data());
   variant.set(CUDNN_ATTR_VARIANT_PACK_DATA_POINTERS, CUDNN_TYPE_VOID_PTR, n, pack.pointers.data());
-  variant.set(CUDNN_ATTR_VARIANT_PACK_WORKSPACE, CUDNN_TYPE_VOID_PTR, 1, &workspace_ptr);
+  variant.set(CUDNN_ATTR_VARIANT_PACK_WORKSPACE, CUDNN_TYPE_VOID_PTR, 1, &workspace);
   variant.finalize();
-  return cudnnBackendExecute(handle, plan.get(), variant.get());
+  return variant;
 }
 
 class Event {
@@ -248,6 +310,7 @@ std::vector<Descriptor> heuristic_configs(const Descriptor& graph, cudnnBackendH
 struct EngineInfo {
   std::string label;  // "engine 12 [TENSOR_CORE, WINOGRAD]"
   bool down_converts = false, tensor_core = false, runtime_compiled = false;
+  unsigned families = 0;  // ConvAlgorithmFamily flags from the numerical notes
 };
 
 EngineInfo engine_info(const Descriptor& config) {
@@ -272,6 +335,15 @@ EngineInfo engine_info(const Descriptor& config) {
   for (int64_t i = 0; i < n_notes; ++i) {
     info.down_converts |= notes[i] == CUDNN_NUMERICAL_NOTE_DOWN_CONVERT_INPUTS;
     info.tensor_core |= notes[i] == CUDNN_NUMERICAL_NOTE_TENSOR_CORE;
+    switch (notes[i]) {
+      case CUDNN_NUMERICAL_NOTE_WINOGRAD:
+      case CUDNN_NUMERICAL_NOTE_WINOGRAD_TILE_4x4:
+      case CUDNN_NUMERICAL_NOTE_WINOGRAD_TILE_6x6:
+      case CUDNN_NUMERICAL_NOTE_WINOGRAD_TILE_13x13: info.families |= kConvWinograd; break;
+      case CUDNN_NUMERICAL_NOTE_FFT: info.families |= kConvFft; break;
+      case CUDNN_NUMERICAL_NOTE_NONDETERMINISTIC: info.families |= kConvNondeterministic; break;
+      default: break;
+    }
     names.emplace_back(numerical_note_name(notes[i]));
   }
   for (int64_t i = 0; i < n_behaviors; ++i) {
@@ -304,11 +376,65 @@ bool build_candidate(cudnnHandle_t handle, Descriptor& config, const std::string
 
 std::string workspace_text(int64_t bytes) { return "workspace " + std::to_string(bytes) + " B"; }
 
-std::unique_ptr<CachedPlan> select_plan(cudnnHandle_t handle, const PlanKey& key,
-                                        const OperationBuilder& build, const VariantPack& pack,
-                                        const std::string& what) {
+const char* family_text(unsigned families) {
+  return (families & kConvWinograd) ? "Winograd" : (families & kConvFft) ? "FFT" : "non-deterministic";
+}
+
+// Runs a candidate once to see that it executes; then, when `timed`, times kTimedRuns executions one by
+// one and returns their median in *ms. False (with the reason) when cuDNN refuses to execute it.
+bool try_candidate(cudnnHandle_t handle, const Candidate& c, const VariantPack& pack, bool timed,
+                   float warmup_ms, float* ms, std::string& why) {
+  ScratchWorkspace workspace;
+  if (!workspace.allocate(c.workspace, why)) {
+    why = workspace_text(c.workspace) + " not allocatable: " + why;
+    return false;
+  }
+  const Descriptor variant = variant_pack(pack, workspace.get());
+  clear_last_error();
+  cudnnStatus_t status = cudnnBackendExecute(handle, c.plan.get(), variant.get());
+  if (status == CUDNN_STATUS_SUCCESS && timed) {
+    std::vector<Event> events(2 * kTimedRuns + 2);
+    const cudaStream_t s = stream();
+    // Keeps the device busy until its clocks have ramped up (only the first candidate asks for it).
+    if (warmup_ms > 0.f) {
+      DISMAX_CUDA_CHECK(cudaEventRecord(events[0].get(), s));
+      for (int r = 0; r < kMaxWarmupRuns && status == CUDNN_STATUS_SUCCESS; ++r) {
+        status = cudnnBackendExecute(handle, c.plan.get(), variant.get());
+        DISMAX_CUDA_CHECK(cudaEventRecord(events[1].get(), s));
+        DISMAX_CUDA_CHECK(cudaEventSynchronize(events[1].get()));
+        float so_far = 0.f;
+        DISMAX_CUDA_CHECK(cudaEventElapsedTime(&so_far, events[0].get(), events[1].get()));
+        if (so_far >= warmup_ms) break;
+      }
+    }
+    for (int r = 0; r < kTimedRuns && status == CUDNN_STATUS_SUCCESS; ++r) {
+      DISMAX_CUDA_CHECK(cudaEventRecord(events[2 + 2 * r].get(), s));
+      status = cudnnBackendExecute(handle, c.plan.get(), variant.get());
+      DISMAX_CUDA_CHECK(cudaEventRecord(events[3 + 2 * r].get(), s));
+    }
+    if (status == CUDNN_STATUS_SUCCESS) {
+      DISMAX_CUDA_CHECK(cudaEventSynchronize(events.back().get()));
+      std::vector<float> times(kTimedRuns);
+      for (int r = 0; r < kTimedRuns; ++r)
+        DISMAX_CUDA_CHECK(cudaEventElapsedTime(&times[r], events[2 + 2 * r].get(), events[3 + 2 * r].get()));
+      std::nth_element(times.begin(), times.begin() + kTimedRuns / 2, times.end());
+      *ms = times[kTimedRuns / 2];
+    }
+  }
+  if (status != CUDNN_STATUS_SUCCESS) {
+    why = "cudnnBackendExecute failed while choosing a plan: " + short_status_text(status);
+    return false;
+  }
+  return true;
+}
+
+// Chooses the plan of a graph (see execute_cached). With `optional`, a graph no engine can run gets a
+// CachedPlan without a plan instead of an error.
+std::unique_ptr<CachedPlan> select_plan(cudnnHandle_t handle, const PlanKey& key, const OperationBuilder& build,
+                                        const VariantPack& pack, const std::string& what, bool optional) {
   clear_last_error();
   auto cached = std::make_unique<CachedPlan>();
+  cached->what = what;
   Descriptor operation = build(cached->keep_alive);
   Descriptor graph(CUDNN_BACKEND_OPERATIONGRAPH_DESCRIPTOR);
   graph.set(kOperationGraphHandle, CUDNN_TYPE_HANDLE, 1, &handle);
@@ -319,11 +445,19 @@ std::unique_ptr<CachedPlan> select_plan(cudnnHandle_t handle, const PlanKey& key
 
   const bool timed = autotune_enabled();
   const size_t wanted = timed ? kMaxTimedPlans : 1;
-  std::vector<Candidate> ready, large;  // large: workspace above kLargeWorkspace
-  std::vector<std::pair<Descriptor, std::string>>
-      runtime_compiled;  // finalized (compiled) only as a last resort
+  const int64_t cap = workspace_cap_bytes();
+  std::vector<Candidate> ready;
+  std::vector<std::pair<Descriptor, std::string>> runtime_compiled;  // finalized (compiled) only as a last resort
   std::vector<std::string> rejected;
 
+  auto admit = [&](Candidate&& candidate) {
+    if (candidate.workspace > cap) {
+      rejected.push_back(candidate.label + ": " + workspace_text(candidate.workspace) +
+                         " over the cap (DISMAX_CUDNN_WORKSPACE_MB=" + std::to_string(cap >> 20) + ")");
+      return;
+    }
+    ready.push_back(std::move(candidate));
+  };
   for (const cudnnBackendHeurMode_t mode : {CUDNN_HEUR_MODE_A, CUDNN_HEUR_MODE_FALLBACK}) {
     if (!ready.empty()) break;
     std::vector<Descriptor> configs = heuristic_configs(graph, mode, rejected);
@@ -338,69 +472,52 @@ std::unique_ptr<CachedPlan> select_plan(cudnnHandle_t handle, const PlanKey& key
         rejected.push_back(info.label + ": TF32 tensor cores while allow_tf32 is off");
         continue;
       }
+      if (const unsigned denied = info.families & key.denied) {
+        rejected.push_back(info.label + ": " + family_text(denied) + " engines are denied (set_denied_conv_algorithms)");
+        continue;
+      }
       if (info.runtime_compiled) {
         runtime_compiled.emplace_back(std::move(config), info.label);
         continue;
       }
       Candidate candidate;
-      if (!build_candidate(handle, config, info.label, candidate, rejected)) continue;
-      (candidate.workspace > kLargeWorkspace ? large : ready).push_back(std::move(candidate));
+      if (build_candidate(handle, config, info.label, candidate, rejected)) admit(std::move(candidate));
     }
   }
   for (auto& [config, label] : runtime_compiled) {
     if (!ready.empty()) break;
     Candidate candidate;
-    if (build_candidate(handle, config, label, candidate, rejected)) ready.push_back(std::move(candidate));
+    if (build_candidate(handle, config, label, candidate, rejected)) admit(std::move(candidate));
   }
-  for (Candidate& candidate : large) {
-    if (ready.size() >= wanted) break;
-    ready.push_back(std::move(candidate));
+  if (ready.empty() && optional) {
+    cached->summary = "no cuDNN engine (" + join(rejected, "; ") + ")";
+    cached->keep_alive.push_back(std::move(graph));
+    if (verbose()) std::fprintf(stderr, "dismax cuDNN plan %s: %s\n", what.c_str(), cached->summary.c_str());
+    return cached;
   }
   DISMAX_CHECK(!ready.empty(), "cuDNN: no engine can run ", what, " (", rejected.size(),
                " engine configs rejected: ", join(rejected, "; "), ")");
 
-  // Choose the first plan that gets its workspace and launches, or with autotuning the fastest of them.
+  // The first plan that gets its workspace and executes, or with autotuning the fastest of them.
   size_t best = ready.size(), timed_count = 0;
   float best_ms = std::numeric_limits<float>::infinity();
-  std::unique_ptr<Event> start, stop;
-  if (timed) {
-    start = std::make_unique<Event>();
-    stop = std::make_unique<Event>();
-  }
   for (size_t i = 0; i < ready.size(); ++i) {
-    Candidate& c = ready[i];
-    Tensor workspace;
+    const Candidate& c = ready[i];
+    float ms = 0.f;
     std::string why;
-    if (!try_allocate_workspace(c.workspace, key.device, workspace, why)) {
-      rejected.push_back(c.label + ": " + workspace_text(c.workspace) + " not allocatable: " + why);
-      continue;
-    }
-    clear_last_error();
-    cudnnStatus_t status =
-        launch(handle, c.plan, pack, workspace);  // a check that it runs; the timing's warm-up
-    if (status == CUDNN_STATUS_SUCCESS && timed) {
-      DISMAX_CUDA_CHECK(cudaEventRecord(start->get(), stream()));
-      for (int r = 0; r < kTimedRuns && status == CUDNN_STATUS_SUCCESS; ++r)
-        status = launch(handle, c.plan, pack, workspace);
-      DISMAX_CUDA_CHECK(cudaEventRecord(stop->get(), stream()));
-      DISMAX_CUDA_CHECK(cudaEventSynchronize(stop->get()));
-    }
-    if (status != CUDNN_STATUS_SUCCESS) {
-      rejected.push_back(c.label +
-                         ": cudnnBackendExecute failed while choosing a plan: " + short_status_text(status));
-      (void)cudaGetLastError();  // a refused launch must not surface in the next, unrelated launch check
+    static bool warmed_up = false;  // guarded by the state mutex, as every selection is
+    if (!try_candidate(handle, c, pack, timed, warmed_up ? 0.f : kWarmupMs, &ms, why)) {
+      rejected.push_back(c.label + ": " + why);
       continue;
     }
     if (!timed) {
       best = i;
       break;
     }
-    float ms = 0.f;
-    DISMAX_CUDA_CHECK(cudaEventElapsedTime(&ms, start->get(), stop->get()));
-    ms /= kTimedRuns;
+    warmed_up = true;
     ++timed_count;
     if (verbose())
-      std::fprintf(stderr, "dismax cuDNN autotune %s: %s, %s: %.4f ms\n", what.c_str(), c.label.c_str(),
+      std::fprintf(stderr, "dismax cuDNN autotune %s: %s, %s: median %.4f ms\n", what.c_str(), c.label.c_str(),
                    workspace_text(c.workspace).c_str(), static_cast<double>(ms));
     if (ms < best_ms) {
       best = i;
@@ -414,8 +531,8 @@ std::unique_ptr<CachedPlan> select_plan(cudnnHandle_t handle, const PlanKey& key
   cached->workspace_bytes = chosen.workspace;
   cached->summary = chosen.label + ", " + workspace_text(chosen.workspace);
   if (timed) {
-    char buffer[64];
-    std::snprintf(buffer, sizeof(buffer), ", %.4f ms (fastest of %zu)", static_cast<double>(best_ms),
+    char buffer[80];
+    std::snprintf(buffer, sizeof(buffer), ", median %.4f ms (fastest of %zu)", static_cast<double>(best_ms),
                   timed_count);
     cached->summary += buffer;
   }
@@ -431,7 +548,8 @@ std::unique_ptr<CachedPlan> select_plan(cudnnHandle_t handle, const PlanKey& key
 
 void run_plan(cudnnHandle_t handle, const CachedPlan& plan, const VariantPack& pack, int device) {
   const Tensor workspace = allocate_workspace(plan.workspace_bytes, device);
-  const cudnnStatus_t status = launch(handle, plan.plan, pack, workspace);
+  const Descriptor variant = variant_pack(pack, workspace.defined() ? workspace.raw_data() : nullptr);
+  const cudnnStatus_t status = cudnnBackendExecute(handle, plan.plan.get(), variant.get());
   if (status != CUDNN_STATUS_SUCCESS)
     DISMAX_FAIL("cudnnBackendExecute failed: ", cudnn_status_text(status), " (plan: ", plan.summary, ")");
 }
@@ -621,8 +739,8 @@ int64_t byte_alignment(const void* ptr) {
   return alignment;
 }
 
-void execute_cached(const PlanKey& key, const OperationBuilder& build, const VariantPack& pack,
-                    const Describer& what) {
+bool execute_cached(const PlanKey& key, const OperationBuilder& build, const VariantPack& pack,
+                    const Describer& what, bool optional) {
   DISMAX_CHECK(pack.uids.size() == pack.pointers.size(), "cuDNN ", what(), ": ", pack.uids.size(),
                " uids but ", pack.pointers.size(), " pointers");
   std::lock_guard<std::mutex> lock(state_mutex());
@@ -630,11 +748,22 @@ void execute_cached(const PlanKey& key, const OperationBuilder& build, const Var
     const cudnnHandle_t handle = handle_locked(key.device);
     auto& cache = plan_cache();
     auto it = cache.find(key);
-    if (it == cache.end()) it = cache.emplace(key, select_plan(handle, key, build, pack, what())).first;
-    run_plan(handle, *it->second, pack, key.device);
+    if (it == cache.end()) it = cache.emplace(key, select_plan(handle, key, build, pack, what(), optional)).first;
+    const CachedPlan& plan = *it->second;
+    if (plan.plan.get() == nullptr) return false;
+    note_execution(&plan);
+    run_plan(handle, plan, pack, key.device);
+    return true;
   } catch (const Error& e) {
     throw Error(std::string(e.what()) + " [while running " + what() + "]");
   }
+}
+
+std::string recent_plan_report() {
+  std::lock_guard<std::mutex> lock(state_mutex());
+  std::string out;
+  for (const CachedPlan* plan : recent_plans()) out += "cuDNN " + plan->what + ": " + plan->summary + "\n";
+  return out;
 }
 
 }  // namespace dismax::cuda

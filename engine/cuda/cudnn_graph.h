@@ -82,7 +82,7 @@ class Descriptor {
   cudnnBackendDescriptorType_t type_ = CUDNN_BACKEND_POINTWISE_DESCRIPTOR;
 };
 
-// The cuDNN handle of `device` (created on first use, bound to stream()); the caller makes `device` current.
+// The cuDNN handle of `device` (created on first use, bound to stream(device), never destroyed).
 cudnnHandle_t cudnn_handle(int device);
 
 cudnnDataType_t cudnn_data_type(DType dtype);
@@ -96,11 +96,12 @@ struct PlanKey {
   int operation = 0;
   int device = 0;
   DType dtype = DType::Float32;
-  bool tf32 = false;  // TF32 tensor-core engines allowed (float32 only)
+  bool tf32 = false;    // TF32 tensor-core engines allowed (float32 only)
+  unsigned denied = 0;  // ConvAlgorithmFamily flags (engine/math_mode.h) whose engines are not chosen
   std::vector<int64_t> params;
   bool operator==(const PlanKey& o) const {
     return operation == o.operation && device == o.device && dtype == o.dtype && tf32 == o.tf32 &&
-           params == o.params;
+           denied == o.denied && params == o.params;
   }
 };
 
@@ -118,14 +119,21 @@ using Describer = std::function<std::string()>;
 
 // Runs the graph identified by `key` on stream() with the buffers of `pack`; `key.device` must be current.
 // On the first call for a key the plan is chosen and cached: heuristic mode A (then FALLBACK if A yields
-// nothing usable) proposes engine configs in order; configs that down-convert inputs, or use tensor cores on
-// float32 without key.tf32, are skipped, and runtime-compiled engines or workspaces over 1 GiB are used only
-// when nothing else works. The first plan that finalizes, gets its workspace and launches is kept, or, with
-// autotuning (DISMAX_CUDNN_BENCHMARK unset or not "0"), the fastest of up to 8, timed with CUDA events on
-// these very buffers (outputs get overwritten, so the graph must write them with beta = 0). Workspaces come
-// from the caching allocator. `what()` ends every error message; DISMAX_CUDNN_VERBOSE=1
+// nothing usable) proposes engine configs in order; configs that down-convert inputs, use tensor cores on
+// float32 without key.tf32, belong to a family in key.denied, or need more workspace than
+// DISMAX_CUDNN_WORKSPACE_MB (default 1024) are skipped, and runtime-compiled engines are used only when
+// nothing else works. The first plan that finalizes, gets its workspace and executes is kept, or, with
+// autotuning (DISMAX_CUDNN_BENCHMARK unset or not "0"), the fastest of up to 8 by the median of 5 timed
+// executions after a warm-up, timed with CUDA events on these very buffers (outputs get overwritten, so
+// the graph must write them with beta = 0). The candidates' workspaces are freed after timing; executions
+// take theirs from the caching allocator. `what()` ends every error message; DISMAX_CUDNN_VERBOSE=1
 // prints each choice to stderr. Thread-safe: one mutex guards the cache, the handles and the executions.
-void execute_cached(const PlanKey& key, const OperationBuilder& build, const VariantPack& pack,
-                    const Describer& what);
+// Returns false, having run nothing, when `optional` is set and no engine can run the graph (the caller
+// computes it another way); throws in that case otherwise. The cache lives until the process exits.
+bool execute_cached(const PlanKey& key, const OperationBuilder& build, const VariantPack& pack,
+                    const Describer& what, bool optional = false);
+
+// The plans of the most recent executions (up to 8), a line each: "cuDNN <op and shapes>: <engine ...>".
+std::string recent_plan_report();
 
 }  // namespace dismax::cuda

@@ -31,9 +31,16 @@ __global__ void fill_contiguous_kernel(T* out, T value, int64_t n) {
 }
 
 template <class T>
-__global__ void fill_strided_kernel(T* out, T value, int64_t n, StridedIndexer<1> indexer) {
-  DISMAX_GRID_STRIDE_LOOP(i, n) {
-    int64_t off[1];
+__global__ void fill_vectorized_kernel(Vec16<T>* out, T value, int64_t vectors) {
+  Vec16<T> v;
+  for (int j = 0; j < Vec16<T>::kWidth; ++j) v.v[j] = value;
+  DISMAX_GRID_STRIDE_LOOP(i, vectors) out[i] = v;
+}
+
+template <class T, class Index>
+__global__ void fill_strided_kernel(T* out, T value, Index n, StridedIndexer<1, Index> indexer) {
+  DISMAX_GRID_STRIDE_LOOP_T(Index, i, n) {
+    Index off[1];
     indexer.offsets(i, off);
     out[off[0]] = value;
   }
@@ -44,10 +51,10 @@ __global__ void copy_contiguous_kernel(D* dst, const S* src, int64_t n) {
   DISMAX_GRID_STRIDE_LOOP(i, n) dst[i] = convert<D>(src[i]);
 }
 
-template <class D, class S>
-__global__ void copy_strided_kernel(D* dst, const S* src, int64_t n, StridedIndexer<2> indexer) {
-  DISMAX_GRID_STRIDE_LOOP(i, n) {
-    int64_t off[2];
+template <class D, class S, class Index>
+__global__ void copy_strided_kernel(D* dst, const S* src, Index n, StridedIndexer<2, Index> indexer) {
+  DISMAX_GRID_STRIDE_LOOP_T(Index, i, n) {
+    Index off[2];
     indexer.offsets(i, off);
     dst[off[0]] = convert<D>(src[off[1]]);
   }
@@ -58,12 +65,34 @@ void fill_typed(Tensor& out, T value) {
   const int64_t n = out.numel();
   if (n == 0) return;
   if (out.is_contiguous()) {
-    fill_contiguous_kernel<T><<<blocks_for(n), kThreads, 0, stream()>>>(ptr<T>(out), value, n);
+    T* p = ptr<T>(out);
+    const int64_t vectors = aligned16(p) ? n / Vec16<T>::kWidth : 0, done = vectors * Vec16<T>::kWidth;
+    if (vectors > 0)
+      fill_vectorized_kernel<T><<<blocks_for(vectors), kThreads, 0, stream()>>>(reinterpret_cast<Vec16<T>*>(p),
+                                                                               value, vectors);
+    if (done < n) fill_contiguous_kernel<T><<<blocks_for(n - done), kThreads, 0, stream()>>>(p + done, value, n - done);
   } else {
-    const StridedIndexer<1> indexer(out.sizes(), {&out.strides()});
-    fill_strided_kernel<T><<<blocks_for(n), kThreads, 0, stream()>>>(ptr<T>(out), value, n, indexer);
+    with_indexer(StridedIndexer<1>(out.sizes(), {&out.strides()}), n, [&](const auto& indexer) {
+      using Index = std::remove_cv_t<std::remove_reference_t<decltype(indexer.sizes[0])>>;
+      fill_strided_kernel<T, Index>
+          <<<blocks_for(n), kThreads, 0, stream()>>>(ptr<T>(out), value, static_cast<Index>(n), indexer);
+    });
   }
   DISMAX_CUDA_CHECK_LAUNCH("fill");
+}
+
+// A same-dtype copy whose operands are rows of contiguous elements at a fixed pitch (cat's slots, the
+// slices its backward takes, any narrow along one dim) is one 2-D DMA copy instead of a kernel that
+// decomposes every element's index. False when the layout is not of that form.
+template <class T>
+bool copy_as_rows(Tensor& dst, const Tensor& src, const StridedIndexer<2>& indexer) {
+  if (indexer.ndim != 2 || indexer.strides[1][0] != 1 || indexer.strides[1][1] != 1) return false;
+  const int64_t rows = indexer.sizes[0], width = indexer.sizes[1];
+  const int64_t dpitch = indexer.strides[0][0], spitch = indexer.strides[0][1];
+  if (dpitch < width || spitch < width) return false;
+  DISMAX_CUDA_CHECK(cudaMemcpy2DAsync(dst.raw_data(), dpitch * sizeof(T), src.raw_data(), spitch * sizeof(T),
+                                      width * sizeof(T), rows, cudaMemcpyDeviceToDevice, stream()));
+  return true;
 }
 
 template <class D, class S>
@@ -82,7 +111,14 @@ void copy_typed(Tensor& dst, const Tensor& src) {
     copy_contiguous_kernel<D, S><<<blocks_for(n), kThreads, 0, stream()>>>(ptr<D>(dst), ptr<const S>(src), n);
   } else {
     const StridedIndexer<2> indexer(dst.sizes(), {&dst.strides(), &src.strides()});
-    copy_strided_kernel<D, S><<<blocks_for(n), kThreads, 0, stream()>>>(ptr<D>(dst), ptr<const S>(src), n, indexer);
+    if constexpr (std::is_same_v<D, S>) {
+      if (copy_as_rows<D>(dst, src, indexer)) return;
+    }
+    with_indexer(indexer, n, [&](const auto& ix) {
+      using Index = std::remove_cv_t<std::remove_reference_t<decltype(ix.sizes[0])>>;
+      copy_strided_kernel<D, S, Index><<<blocks_for(n), kThreads, 0, stream()>>>(ptr<D>(dst), ptr<const S>(src),
+                                                                                 static_cast<Index>(n), ix);
+    });
   }
   DISMAX_CUDA_CHECK_LAUNCH("copy");
 }

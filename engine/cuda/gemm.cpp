@@ -21,6 +21,7 @@ namespace dismax::cuda {
 
 namespace {
 
+// Never destroyed: at process exit the CUDA context may already be gone.
 cublasHandle_t handle_for(int device) {
   static std::mutex mutex;
   static std::vector<cublasHandle_t> handles;
@@ -28,7 +29,7 @@ cublasHandle_t handle_for(int device) {
   if (static_cast<int>(handles.size()) <= device) handles.resize(device + 1, nullptr);
   if (handles[device] == nullptr) {
     DISMAX_CUBLAS_CHECK(cublasCreate(&handles[device]));
-    DISMAX_CUBLAS_CHECK(cublasSetStream(handles[device], stream()));
+    DISMAX_CUBLAS_CHECK(cublasSetStream(handles[device], stream(device)));
     DISMAX_CUBLAS_CHECK(cublasSetPointerMode(handles[device], CUBLAS_POINTER_MODE_HOST));
   }
   return handles[device];

@@ -11,6 +11,16 @@ namespace dismax::cuda {
 
 namespace {
 
+// The copies that read pinned blocks run on the stream of the device current while they are issued (the
+// destination's); a block is released while that device is still current. Never throws.
+cudaError_t record_on_current_stream(cudaEvent_t event) {
+  try {
+    return cudaEventRecord(event, stream());
+  } catch (const Error&) {
+    return cudaErrorUnknown;
+  }
+}
+
 class PinnedHostAllocator final : public Allocator {
  public:
   DataPtr allocate(size_t nbytes, int) override {
@@ -20,9 +30,12 @@ class PinnedHostAllocator final : public Allocator {
       ++stats_.requests;
       auto& blocks = free_[size];
       for (size_t i = 0; i < blocks.size(); ++i) {
-        if (blocks[i].released != nullptr && cudaEventQuery(blocks[i].released) != cudaSuccess) {
-          (void)cudaGetLastError();  // cudaErrorNotReady: the copy is still in flight
-          continue;
+        if (blocks[i].released != nullptr) {
+          const cudaError_t query = cudaEventQuery(blocks[i].released);
+          if (query != cudaSuccess) {
+            forget_error(query);  // cudaErrorNotReady: the copy is still in flight
+            continue;
+          }
         }
         void* p = blocks[i].ptr;
         if (blocks[i].released != nullptr) spare_events_.push_back(blocks[i].released);
@@ -37,7 +50,7 @@ class PinnedHostAllocator final : public Allocator {
     void* p = nullptr;
     const cudaError_t status = cudaHostAlloc(&p, size, cudaHostAllocPortable);
     if (status != cudaSuccess) {
-      (void)cudaGetLastError();
+      forget_error(status);
       std::lock_guard<std::mutex> lock(mutex_);
       stats_.allocated_bytes -= size;
       DISMAX_FAIL("cudaHostAlloc of ", size, " bytes of pinned host memory failed: ", cudaGetErrorString(status));
@@ -47,24 +60,32 @@ class PinnedHostAllocator final : public Allocator {
 
   // Called from destructors: never throws. Without an event (creation or recording failed) it waits for
   // the device instead, and the block (event null) is free at once.
-  void release(void* ptr, size_t nbytes, int) override {
+  void release(void* ptr, size_t nbytes, int) noexcept override {
     std::lock_guard<std::mutex> lock(mutex_);
     cudaEvent_t event = nullptr;
+    cudaError_t status = cudaSuccess;
     if (!spare_events_.empty()) {
       event = spare_events_.back();
       spare_events_.pop_back();
-    } else if (cudaEventCreateWithFlags(&event, cudaEventDisableTiming) != cudaSuccess) {
+    } else if ((status = cudaEventCreateWithFlags(&event, cudaEventDisableTiming)) != cudaSuccess) {
+      forget_error(status);
       event = nullptr;
     }
-    if (event == nullptr || cudaEventRecord(event, stream()) != cudaSuccess) {
-      (void)cudaGetLastError();
+    if (event != nullptr && (status = record_on_current_stream(event)) != cudaSuccess) forget_error(status);
+    if (event == nullptr || status != cudaSuccess) {
       cudaDeviceSynchronize();
-      if (event != nullptr) spare_events_.push_back(event);
+      if (event != nullptr) cudaEventDestroy(event);  // (keeping it as a spare could need memory)
       event = nullptr;
     }
     stats_.allocated_bytes -= nbytes;
-    stats_.cached_bytes += nbytes;
-    free_[nbytes].push_back({ptr, event});
+    try {
+      free_[nbytes].push_back({ptr, event});
+      stats_.cached_bytes += nbytes;
+    } catch (...) {  // no memory to keep the block: wait for its copies and free it
+      cudaDeviceSynchronize();
+      cudaFreeHost(ptr);
+      if (event != nullptr) cudaEventDestroy(event);
+    }
   }
 
   void empty_cache() override {

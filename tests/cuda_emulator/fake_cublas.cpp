@@ -100,6 +100,7 @@ void enqueue_gemm(cublasHandle_t h, cublasOperation_t ta, cublasOperation_t tb, 
                   T* C, int64_t ldc, bool tf32) {
   const bool host = h->pointer_mode == CUBLAS_POINTER_MODE_HOST;
   const T host_alpha = host ? *alpha : T(0), host_beta = host ? *beta : T(0);
+  fake::valid_stream(h->stream, "cuBLAS GEMM");
   fake::enqueue(1.0, [=] {
     gemm<T>(ta, tb, m, n, k, host ? host_alpha : *alpha, A, lda, B, ldb, host ? host_beta : *beta, C, ldc,
             tf32);
@@ -123,9 +124,15 @@ cublasStatus_t cublasCreate_v2(cublasHandle_t* handle) {
 }
 cublasStatus_t cublasDestroy_v2(cublasHandle_t handle) {
   if (!valid(handle)) return CUBLAS_STATUS_NOT_INITIALIZED;
+  if (fake::exiting()) fake::report("cublasDestroy during process teardown (after main returned)");
   handles.erase(handle);
   delete handle;
   return CUBLAS_STATUS_SUCCESS;
+}
+// The CUDA runtime this cuBLAS was built for; EMU_CUBLAS_CUDART overrides it.
+size_t cublasGetCudartVersion() {
+  const char* v = std::getenv("EMU_CUBLAS_CUDART");
+  return v != nullptr && *v != '\0' ? std::strtoull(v, nullptr, 10) : CUDART_VERSION;
 }
 cublasStatus_t cublasSetStream_v2(cublasHandle_t handle, cudaStream_t stream) {
   if (!valid(handle)) return CUBLAS_STATUS_NOT_INITIALIZED;

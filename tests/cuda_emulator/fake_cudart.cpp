@@ -1,5 +1,5 @@
 // Fake CUDA runtime: one device (cuda:0) whose memory is registered host memory, filled with 0xFF (NaN) when
-// allocated, and one stream (the legacy default stream 0).
+// allocated; the legacy default stream 0 and created streams, sharing one queue.
 //
 // The stream is a queue that runs only at a synchronisation point: cudaStreamSynchronize,
 // cudaDeviceSynchronize, cudaEventSynchronize, cudaMemcpy, a cudaMemcpyAsync from or to pageable memory,
@@ -178,7 +178,22 @@ Mem memory_kind(const void* p, size_t n) {
 }
 bool is_device_range(const void* p, size_t n) { return memory_kind(p, n == 0 ? 1 : n) == Mem::Device; }
 
-bool valid_stream(cudaStream_t s) { return s == nullptr; }
+std::vector<cudaStream_t> created_streams;
+bool exiting_flag = false;
+
+bool valid_stream(cudaStream_t s, const char* what) {
+  std::lock_guard<std::recursive_mutex> lock(mu);
+  if (s == nullptr) {
+    if (what != nullptr && !created_streams.empty())
+      report(std::string(what) + " on the legacy default stream although a stream was created (work there is "
+                                 "not ordered with the non-blocking stream)");
+    return true;
+  }
+  return std::find(created_streams.begin(), created_streams.end(), s) != created_streams.end();
+}
+
+bool exiting() { return exiting_flag; }
+void set_exiting() { exiting_flag = true; }
 
 void enqueue(double cost, std::function<void()> fn) {
   std::lock_guard<std::recursive_mutex> lock(mu);
@@ -199,6 +214,18 @@ cudaError_t cudaGetDeviceCount(int* count) {
   if (count == nullptr) return fail(cudaErrorInvalidValue);
   if (fake::env_flag("EMU_NO_DEVICE")) return fail(cudaErrorInsufficientDriver);
   *count = 1;
+  return cudaSuccess;
+}
+// EMU_CUDART_VERSION overrides the runtime version reported (to test the engine's library check).
+cudaError_t cudaRuntimeGetVersion(int* version) {
+  if (version == nullptr) return fail(cudaErrorInvalidValue);
+  const char* v = std::getenv("EMU_CUDART_VERSION");
+  *version = v != nullptr && *v != '\0' ? std::atoi(v) : CUDART_VERSION;
+  return cudaSuccess;
+}
+cudaError_t cudaDriverGetVersion(int* version) {
+  if (version == nullptr) return fail(cudaErrorInvalidValue);
+  *version = fake::env_flag("EMU_NO_DEVICE") ? 0 : CUDART_VERSION;
   return cudaSuccess;
 }
 cudaError_t cudaGetDevice(int* device) {
@@ -234,7 +261,7 @@ cudaError_t cudaFreeHost(void* ptr) {
 
 cudaError_t cudaMemcpyAsync(void* dst, const void* src, size_t n, cudaMemcpyKind kind, cudaStream_t stream) {
   std::lock_guard<std::recursive_mutex> lock(fake::mu);
-  if (!fake::valid_stream(stream)) return fail(cudaErrorInvalidResourceHandle);
+  if (!fake::valid_stream(stream, "cudaMemcpyAsync")) return fail(cudaErrorInvalidResourceHandle);
   if (n == 0) return cudaSuccess;
   if (!fake::check_copy("cudaMemcpyAsync", dst, src, n, kind)) return fail(cudaErrorInvalidValue);
   // A copy from or to pageable memory synchronises the stream first and returns once the host side is done
@@ -252,6 +279,7 @@ cudaError_t cudaMemcpyAsync(void* dst, const void* src, size_t n, cudaMemcpyKind
 }
 cudaError_t cudaMemcpy(void* dst, const void* src, size_t n, cudaMemcpyKind kind) {
   std::lock_guard<std::recursive_mutex> lock(fake::mu);
+  fake::valid_stream(nullptr, "cudaMemcpy");
   if (n == 0) return cudaSuccess;
   if (!fake::check_copy("cudaMemcpy", dst, src, n, kind)) return fail(cudaErrorInvalidValue);
   fake::drain();
@@ -262,9 +290,44 @@ cudaError_t cudaMemcpyPeer(void* dst, int dst_device, const void* src, int src_d
   if (dst_device != 0 || src_device != 0) return fail(cudaErrorInvalidDevice);
   return cudaMemcpy(dst, src, n, cudaMemcpyDeviceToDevice);
 }
+cudaError_t cudaMemcpyPeerAsync(void* dst, int dst_device, const void* src, int src_device, size_t n,
+                                cudaStream_t stream) {
+  if (dst_device != 0 || src_device != 0) return fail(cudaErrorInvalidDevice);
+  return cudaMemcpyAsync(dst, src, n, cudaMemcpyDeviceToDevice, stream);
+}
+// From the documentation: copies `height` rows of `width` bytes; row i starts at dst + i * dpitch and
+// src + i * spitch. Each pitch must be at least `width`; every row must lie in memory of the kinds `kind`
+// names. Device-to-device copies are asynchronous.
+cudaError_t cudaMemcpy2DAsync(void* dst, size_t dpitch, const void* src, size_t spitch, size_t width,
+                              size_t height, cudaMemcpyKind kind, cudaStream_t stream) {
+  std::lock_guard<std::recursive_mutex> lock(fake::mu);
+  if (!fake::valid_stream(stream, "cudaMemcpy2DAsync")) return fail(cudaErrorInvalidResourceHandle);
+  if (width == 0 || height == 0) return cudaSuccess;
+  if (dpitch < width || spitch < width) {
+    report("cudaMemcpy2DAsync: pitch " + std::to_string(std::min(dpitch, spitch)) + " below width " +
+           std::to_string(width));
+    return fail(cudaErrorInvalidPitchValue);
+  }
+  if (kind != cudaMemcpyDeviceToDevice) {
+    report("cudaMemcpy2DAsync: only device-to-device copies are emulated");
+    return fail(cudaErrorInvalidValue);
+  }
+  // The whole extent (first row start to last row end) of each side lies in one device allocation.
+  const size_t dst_extent = (height - 1) * dpitch + width, src_extent = (height - 1) * spitch + width;
+  if (memory_kind(dst, dst_extent) != Mem::Device || memory_kind(src, src_extent) != Mem::Device) {
+    report("cudaMemcpy2DAsync(" + std::to_string(height) + " rows of " + std::to_string(width) +
+           " bytes): dst or src extent is not (entirely) device memory");
+    return fail(cudaErrorInvalidValue);
+  }
+  fake::enqueue(0.1, [=] {
+    for (size_t row = 0; row < height; ++row)
+      std::memmove(static_cast<char*>(dst) + row * dpitch, static_cast<const char*>(src) + row * spitch, width);
+  });
+  return cudaSuccess;
+}
 cudaError_t cudaMemsetAsync(void* dst, int value, size_t n, cudaStream_t stream) {
   std::lock_guard<std::recursive_mutex> lock(fake::mu);
-  if (!fake::valid_stream(stream)) return fail(cudaErrorInvalidResourceHandle);
+  if (!fake::valid_stream(stream, "cudaMemsetAsync")) return fail(cudaErrorInvalidResourceHandle);
   if (n == 0) return cudaSuccess;
   if (memory_kind(dst, n) != Mem::Device) {
     report("cudaMemsetAsync of " + std::to_string(n) + " bytes: not (entirely) device memory");
@@ -281,8 +344,32 @@ cudaError_t cudaDeviceSynchronize() {
 }
 cudaError_t cudaStreamSynchronize(cudaStream_t stream) {
   std::lock_guard<std::recursive_mutex> lock(fake::mu);
-  if (!fake::valid_stream(stream)) return fail(cudaErrorInvalidResourceHandle);
+  if (!fake::valid_stream(stream, "cudaStreamSynchronize")) return fail(cudaErrorInvalidResourceHandle);
   fake::drain();
+  return cudaSuccess;
+}
+// Streams are opaque handles; their work goes to the one queue.
+struct CUstream_st {
+  unsigned flags;
+};
+cudaError_t cudaStreamCreateWithFlags(cudaStream_t* stream, unsigned int flags) {
+  std::lock_guard<std::recursive_mutex> lock(fake::mu);
+  if (stream == nullptr || (flags != cudaStreamDefault && flags != cudaStreamNonBlocking))
+    return fail(cudaErrorInvalidValue);
+  *stream = new CUstream_st{flags};
+  fake::created_streams.push_back(*stream);
+  return cudaSuccess;
+}
+cudaError_t cudaStreamDestroy(cudaStream_t stream) {
+  std::lock_guard<std::recursive_mutex> lock(fake::mu);
+  auto it = std::find(fake::created_streams.begin(), fake::created_streams.end(), stream);
+  if (it == fake::created_streams.end()) {
+    report("cudaStreamDestroy of an unknown stream");
+    return fail(cudaErrorInvalidResourceHandle);
+  }
+  fake::drain();
+  fake::created_streams.erase(it);
+  delete stream;
   return cudaSuccess;
 }
 
@@ -315,7 +402,7 @@ cudaError_t cudaEventRecord(cudaEvent_t event, cudaStream_t stream) {
     report("cudaEventRecord of an unknown or destroyed event");
     return fail(cudaErrorInvalidResourceHandle);
   }
-  if (!fake::valid_stream(stream)) return fail(cudaErrorInvalidResourceHandle);
+  if (!fake::valid_stream(stream, "cudaEventRecord")) return fail(cudaErrorInvalidResourceHandle);
   event->recorded = true;
   event->pending_seq = fake::enqueued + 1;
   fake::enqueue(0, [event] { event->time = fake::virtual_clock; });
@@ -351,6 +438,7 @@ cudaError_t cudaEventElapsedTime(float* ms, cudaEvent_t start, cudaEvent_t end) 
   return cudaSuccess;
 }
 
+cudaError_t cudaPeekAtLastError() { return fake::last_error; }
 cudaError_t cudaGetLastError() {
   const cudaError_t e = fake::last_error;
   fake::last_error = cudaSuccess;

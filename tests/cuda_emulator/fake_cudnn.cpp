@@ -219,8 +219,10 @@ cudnnStatus_t engine_supports(const GraphInfo& g, int64_t gidx, std::string* why
   return CUDNN_STATUS_SUCCESS;
 }
 
+// EMU_CUDNN_NO_DOUBLE=1: no engine supports float64 (as on cuDNN builds without double-precision kernels).
 std::vector<int64_t> heuristic_order(const GraphInfo& g, cudnnBackendHeurMode_t mode) {
   const bool dbl = !g.ops.empty() && g.ops[0].x.dtype == CUDNN_DATA_DOUBLE;
+  if (dbl && fake::env_flag("EMU_CUDNN_NO_DOUBLE")) return {};
   if (mode == CUDNN_HEUR_MODE_FALLBACK)
     return dbl ? std::vector<int64_t>{kPlain} : std::vector<int64_t>{kPlain, kWinograd};
   if (dbl) return {kWinograd, kFft, kPlain};
@@ -638,6 +640,11 @@ using namespace fake_cudnn;
 extern "C" {
 
 size_t cudnnGetVersion(void) { return CUDNN_VERSION; }
+// The CUDA runtime this cuDNN was built for; EMU_CUDNN_CUDART overrides it (a wheel for another CUDA).
+size_t cudnnGetCudartVersion(void) {
+  const char* v = std::getenv("EMU_CUDNN_CUDART");
+  return v != nullptr && *v != '\0' ? std::strtoull(v, nullptr, 10) : CUDART_VERSION;
+}
 
 const char* cudnnGetErrorString(cudnnStatus_t status) { return status_name(status); }
 
@@ -661,6 +668,7 @@ cudnnStatus_t cudnnCreate(cudnnHandle_t* handle) {
 }
 cudnnStatus_t cudnnDestroy(cudnnHandle_t handle) {
   if (!handles.count(handle)) return misuse(CUDNN_STATUS_BAD_PARAM, "cudnnDestroy: unknown handle");
+  if (fake::exiting()) fake::report("cuDNN misuse: cudnnDestroy during process teardown (after main returned)");
   handles.erase(handle);
   delete handle;
   return CUDNN_STATUS_SUCCESS;
@@ -707,6 +715,10 @@ cudnnStatus_t cudnnBackendDestroyDescriptor(cudnnBackendDescriptor_t descriptor)
   if (d == nullptr)
     return misuse(CUDNN_STATUS_BAD_PARAM,
                   "cudnnBackendDestroyDescriptor: not a live descriptor (double destroy?)");
+  // Real cuDNN (>= 9.10) may have torn its engine libraries down by then: destroying a plan segfaults.
+  // (Reported directly: the thread's last-error text, a thread_local, is already destroyed by then.)
+  if (fake::exiting())
+    fake::report("cuDNN misuse: cudnnBackendDestroyDescriptor during process teardown (after main returned)");
   live.erase(d);
   delete d;
   return CUDNN_STATUS_SUCCESS;
@@ -913,7 +925,7 @@ cudnnStatus_t cudnnBackendExecute(cudnnHandle_t handle, cudnnBackendDescriptor_t
                   "cudnnBackendExecute: variantPack is not a finalized VARIANT_PACK descriptor");
   if (plan->plan_handle != handle)
     return misuse(CUDNN_STATUS_BAD_PARAM, "cudnnBackendExecute: the plan was built for another handle");
-  if (!fake::valid_stream(handle->stream))
+  if (!fake::valid_stream(handle->stream, "cudnnBackendExecute"))
     return misuse(CUDNN_STATUS_BAD_PARAM, "cudnnBackendExecute: the handle's stream is invalid");
   const OpInfo& op = plan->engine.graph.ops.at(0);
   struct Role {

@@ -25,10 +25,19 @@ enum class Mem { None, Device, Pinned };
 Mem memory_kind(const void* p, size_t n = 1);
 bool is_device_range(const void* p, size_t n);
 
-bool valid_stream(cudaStream_t s);
-// Queues work on the only stream, the legacy default stream 0. It runs at the next synchronisation point,
-// or at once with EMU_SYNC=1. `cost` advances the virtual clock that events read.
+// A stream work may be queued on: the legacy default stream 0, or one made by cudaStreamCreateWithFlags.
+// Once a stream has been created, work on the legacy stream is reported (`what` names the call): dismax
+// runs everything on its own stream, and anything left on stream 0 would not be ordered with it.
+bool valid_stream(cudaStream_t s, const char* what = nullptr);
+// Queues work. All streams share one queue (their order is the issue order, a schedule the API allows);
+// it runs at the next synchronisation point, or at once with EMU_SYNC=1. `cost` advances the virtual
+// clock that events read.
 void enqueue(double cost, std::function<void()> fn);
+
+// True once main() has returned (set by the emulator's main): library objects destroyed from then on are
+// destroyed during process teardown, when the real cuDNN may already be unloaded.
+bool exiting();
+void set_exiting();
 
 void set_last_error(cudaError_t e);  // what the next cudaGetLastError returns (a failed launch)
 

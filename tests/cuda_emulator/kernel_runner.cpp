@@ -279,7 +279,7 @@ bool check_launch(const char* name, dim3 grid, dim3 block, size_t smem, cudaStre
   if (grid.x > 2147483647u || grid.y > 65535 || grid.z > 65535) bad = "grid too large";
   if (grid.x == 0 || grid.y == 0 || grid.z == 0 || threads == 0) bad = "empty launch configuration";
   if (smem > 48 * 1024) bad = "dynamic shared memory > 48 KiB without opt-in";
-  if (!fake::valid_stream(stream)) bad = "invalid stream";
+  if (!fake::valid_stream(stream, (std::string("launch of ") + name).c_str())) bad = "invalid stream";
   if (bad.empty()) return true;
   fake::report(std::string("launch of ") + name + " failed: " + bad + " (grid " + std::to_string(grid.x) +
                "," + std::to_string(grid.y) + "," + std::to_string(grid.z) + " block " +

@@ -1,20 +1,30 @@
 // CUDA-vs-CPU checks beyond tests/test_cuda_parity.cpp that need the emulator or are cheap only there:
 // float64 ops, GEMM operand shapes (M/N/K = 1, padded and transposed views, empty products), TF32 on and
-// off, and recovery from a failed device allocation (EMU_MALLOC_LIMIT).
+// off, and recovery from a failed device allocation (EMU_MALLOC_LIMIT); the choice and denial of cuDNN
+// engines, the float64 fallback (EMU_CUDNN_NO_DOUBLE), 2-D copies for cat, vectorised elementwise kernels on
+// unaligned views, the library version check (EMU_CUDNN_CUDART) and BatchNorm's batch counter.
 #include <doctest/doctest.h>
 
 #include <cmath>
 #include <cstdlib>
 #include <functional>
 
+#include "engine/cuda/library_versions.h"
+#include "engine/kernels.h"
 #include "engine/math_mode.h"
 #include "engine/ops.h"
+#include "layers/batch_norm.h"
 
 using namespace dismax;
 
 namespace {
 
 const Device kGpu = Device::cuda(0);
+
+bool fake_env(const char* name) {
+  const char* v = std::getenv(name);
+  return v != nullptr && *v != '\0' && std::string(v) != "0";
+}
 
 Tensor randn(const Shape& s, uint64_t seed, DType dt = DType::Float32) {
   Generator g(seed);
@@ -146,5 +156,107 @@ TEST_SUITE("cuda_edge_cases") {
     Tensor y;
     CHECK_NOTHROW(y = x * 2.0 + 1.0);
     CHECK(rel(randn({1000}, 1) * 2.0 + 1.0, y) < 1e-6);
+  }
+
+  TEST_CASE("cuDNN engines: Winograd is chosen unless denied, and the diagnostics name the engine") {
+    // The emulated catalogue's fastest usable engine for a 3x3 stride-1 convolution is Winograd.
+    const Tensor x = randn({2, 4, 9, 9}, 31), w = randn({6, 4, 3, 3}, 32);
+    const Tensor xg = x.to(kGpu), wg = w.to(kGpu);
+    (void)conv2d(xg, wg, Tensor(), {1, 1}).to(Device::cpu());
+    const std::string allowed = backend_diagnostics(kGpu);
+    CHECK(allowed.find("conv2d forward") != std::string::npos);
+    CHECK(allowed.find("WINOGRAD") != std::string::npos);
+    {
+      DeniedConvAlgorithmsGuard deny(kConvWinograd | kConvFft);
+      const Tensor y = conv2d(xg, wg, Tensor(), {1, 1});
+      CHECK(rel(conv2d(x, w, Tensor(), {1, 1}), y) < 1e-5);
+      const std::string denied = backend_diagnostics(kGpu);
+      const std::string last = denied.substr(denied.rfind("cuDNN conv2d"));
+      CHECK(last.find("WINOGRAD") == std::string::npos);
+    }
+    CHECK(parse_conv_algorithm_families("winograd,fft") == (kConvWinograd | kConvFft));
+    CHECK_THROWS_WITH(parse_conv_algorithm_families("winograd,fast"),
+                      doctest::Contains("unknown convolution algorithm family 'fast'"));
+  }
+
+  TEST_CASE("float64 convolutions without a cuDNN engine run as im2col + DGEMM") {
+    // With EMU_CUDNN_NO_DOUBLE=1 cuDNN offers nothing for float64 and every case below takes the fallback;
+    // without it they run on cuDNN. Either way they must match the CPU to float64 precision.
+    const DType d = DType::Float64;
+    for (const auto& [stride, pad] : {std::pair{1, 1}, std::pair{2, 0}, std::pair{2, 3}, std::pair{3, 2}}) {
+      check("conv f64 5x3 stride " + std::to_string(stride) + " pad " + std::to_string(pad),
+            [stride = stride, pad = pad](auto& v) {
+              return conv2d(v[0], v[1], v[2], {stride, pad});
+            },
+            {randn({3, 4, 13, 10}, 40, d), randn({5, 4, 5, 3}, 41, d), randn({5}, 42, d)}, 1e-12);
+    }
+    if (fake_env("EMU_CUDNN_NO_DOUBLE")) {
+      const std::string plans = backend_diagnostics(kGpu);
+      CHECK_MESSAGE(plans.find("float64") == std::string::npos, plans);
+    }
+  }
+
+  TEST_CASE("cat along channels and its backward (DenseNet's pattern) as 2-D copies") {
+    for (int64_t n : {1, 3}) {
+      check("cat channels batch " + std::to_string(n),
+            [](auto& v) { return cat({v[0], v[1], v[2]}, 1); },
+            {randn({n, 5, 7, 6}, 50), randn({n, 1, 7, 6}, 51), randn({n, 12, 7, 6}, 52)}, 0);
+    }
+    check("cat rows", [](auto& v) { return cat({v[0], v[1]}, 0); }, {randn({3, 9}, 53), randn({2, 9}, 54)}, 0);
+    check("cat last dim", [](auto& v) { return cat({v[0], v[1]}, 2); }, {randn({2, 3, 5}, 55), randn({2, 3, 1}, 56)}, 0);
+    check("permuted copy (not rows)", [](auto& v) { return v[0].permute({0, 2, 3, 1}).contiguous(); },
+          {randn({2, 3, 4, 5}, 57)}, 0);
+  }
+
+  TEST_CASE("elementwise kernels on unaligned views and lengths that are not whole vectors") {
+    for (int64_t start : {0, 1, 2, 3}) {
+      for (int64_t length : {1, 4, 7, 1029}) {
+        check("unary/binary at offset " + std::to_string(start) + " length " + std::to_string(length),
+              [start, length](auto& v) {
+                const Tensor a = v[0].narrow(0, start, length), b = v[1].narrow(0, start, length);
+                return exp(a) * b + a / (abs(b) + 1.0);
+              },
+              {randn({1040}, 60), randn({1040}, 61)}, 1e-6);
+        check("float64 at offset " + std::to_string(start),
+              [start, length](auto& v) { return sqrt(abs(v[0].narrow(0, start, length))) + v[0].narrow(0, start, length); },
+              {randn({1040}, 62, DType::Float64)}, 1e-14);
+      }
+    }
+    Tensor filled = Tensor::empty({1027}, TensorOptions(DType::Float32).device(kGpu));
+    filled.narrow(0, 1, 1026).fill_(2.5);
+    const auto v = filled.to(Device::cpu()).to_vector<float>();
+    CHECK(std::all_of(v.begin() + 1, v.end(), [](float x) { return x == 2.5f; }));
+  }
+
+  TEST_CASE("CUDA, cuDNN and cuBLAS versions: a mismatched set is refused with one line") {
+    cuda::LibraryVersions ok{13000, 13000, 91900, 91900, 13000, 13000};
+    CHECK(cuda::library_mismatch(ok).empty());
+    cuda::LibraryVersions wheel = ok;
+    wheel.cudnn_cudart = 12090;
+    const std::string why = cuda::library_mismatch(wheel);
+    CHECK(why.find("cuDNN 9.19.0 was built for CUDA 12.9 but the CUDA runtime (libcudart) is 13.0") !=
+          std::string::npos);
+    CHECK(why.find('\n') == std::string::npos);
+    if (fake_env("EMU_CUDNN_CUDART")) {
+      // The whole backend is refused at start-up, with that line as the reason.
+      CHECK(!backend_available(DeviceType::CUDA));
+      CHECK_THROWS_WITH(backend_for(kGpu), doctest::Contains("was built for CUDA"));
+    } else {
+      CHECK(cuda::library_mismatch(cuda::loaded_library_versions()).empty());
+    }
+  }
+
+  TEST_CASE("BatchNorm counts its batches on the GPU") {
+    BatchNorm2d bn(3);
+    bn.to(kGpu);
+    const Tensor x = randn({4, 3, 5, 5}, 70).to(kGpu);
+    for (int i = 0; i < 3; ++i) (void)bn.forward(x);
+    int64_t counted = -1;
+    for (const auto& [name, t] : bn.state_dict())
+      if (name == "num_batches_tracked") counted = t.to(Device::cpu()).item<int64_t>();
+    CHECK(counted == 3);
+    bn.eval();
+    (void)bn.forward(x);
+    CHECK(bn.batches_tracked() == 3);
   }
 }
