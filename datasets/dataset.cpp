@@ -140,6 +140,11 @@ const std::vector<std::string>& dataset_names() {
   return names;
 }
 
+const std::vector<std::string>& training_dataset_names() {
+  static const std::vector<std::string> names = {"cifar10", "cifar100", "mnist", "fashion-mnist", "imagenet"};
+  return names;
+}
+
 namespace {
 
 class Finder {

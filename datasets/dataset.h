@@ -134,6 +134,8 @@ std::shared_ptr<ArrayDataset> read_idx(const std::string& images_path, const std
 
 // Known names, in the order they are documented.
 const std::vector<std::string>& dataset_names();
+// The datasets dismax-train has a recipe (training transform) for; the others are evaluation / OOD sets.
+const std::vector<std::string>& training_dataset_names();
 // Finds `name`'s files under `root` for `split` ("train" or "test"; imagenet's "test" is its val folder, and
 // "val" is accepted too; svhn also has "extra"). `folder` uses root/split when that is a folder, else root
 // itself. Throws naming every path it looked for when nothing is found.

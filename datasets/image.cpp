@@ -1,8 +1,13 @@
 #include "datasets/image.h"
 
 #include <algorithm>
+#include <atomic>
+#include <cctype>
 #include <cmath>
+#include <cstdint>
+#include <cstdlib>
 #include <cstring>
+#include <string>
 
 #include "datasets/file_io.h"
 #include "engine/error.h"
@@ -279,6 +284,86 @@ Image to_grey(const Image& image) {
 
 // ---- files
 
+namespace {
+
+std::atomic<int64_t> max_pixels{kDefaultMaxImagePixels};
+
+bool too_many_pixels(uint64_t width, uint64_t height) {
+  const int64_t cap = max_pixels.load();
+  return cap > 0 && (width > static_cast<uint64_t>(cap) || height > static_cast<uint64_t>(cap) ||
+                     width * height > static_cast<uint64_t>(cap));
+}
+
+std::string bomb_message(uint64_t width, uint64_t height) {
+  return detail::concat("it declares ", width, "x", height, " = ", width * height,
+                        " pixels, more than the limit of ", max_pixels.load(),
+                        " (a decompression bomb?); raise it with --max-image-pixels");
+}
+
+uint32_t be32(const uint8_t* p) { return uint32_t{p[0]} << 24 | uint32_t{p[1]} << 16 | uint32_t{p[2]} << 8 | p[3]; }
+uint32_t le32(const uint8_t* p) { return uint32_t{p[3]} << 24 | uint32_t{p[2]} << 16 | uint32_t{p[1]} << 8 | p[0]; }
+uint32_t le16(const uint8_t* p) { return uint32_t{p[1]} << 8 | p[0]; }
+uint32_t le24(const uint8_t* p) { return uint32_t{p[2]} << 16 | uint32_t{p[1]} << 8 | p[0]; }
+
+// The size a PNG, GIF, BMP, WebP (extended) or binary PNM header declares, read before any decoder
+// allocates for it; false for other formats (JPEG is checked by its own path, the rest by OpenCV's limit).
+bool declared_size(const uint8_t* d, size_t n, uint64_t& width, uint64_t& height) {
+  if (n >= 24 && std::memcmp(d, "\x89PNG\r\n\x1a\n", 8) == 0 && std::memcmp(d + 12, "IHDR", 4) == 0) {
+    width = be32(d + 16), height = be32(d + 20);
+    return true;
+  }
+  if (n >= 10 && (std::memcmp(d, "GIF87a", 6) == 0 || std::memcmp(d, "GIF89a", 6) == 0)) {
+    width = le16(d + 6), height = le16(d + 8);
+    return true;
+  }
+  if (n >= 26 && d[0] == 'B' && d[1] == 'M') {
+    const uint32_t header = le32(d + 14);
+    if (header == 12) {
+      width = le16(d + 18), height = le16(d + 20);
+    } else {
+      width = static_cast<uint64_t>(std::abs(static_cast<int64_t>(static_cast<int32_t>(le32(d + 18)))));
+      height = static_cast<uint64_t>(std::abs(static_cast<int64_t>(static_cast<int32_t>(le32(d + 22)))));
+    }
+    return true;
+  }
+  if (n >= 30 && std::memcmp(d, "RIFF", 4) == 0 && std::memcmp(d + 8, "WEBPVP8X", 8) == 0) {
+    width = uint64_t{le24(d + 24)} + 1, height = uint64_t{le24(d + 27)} + 1;
+    return true;
+  }
+  if (n >= 3 && d[0] == 'P' && d[1] >= '1' && d[1] <= '6') {  // "P6 <width> <height> ..." (comments aside)
+    uint64_t values[2] = {0, 0};
+    size_t i = 2;
+    for (uint64_t& v : values) {
+      while (i < n && (std::isspace(d[i]) || d[i] == '#')) {
+        if (d[i] == '#')
+          while (i < n && d[i] != '\n') ++i;
+        else
+          ++i;
+      }
+      if (i >= n || !std::isdigit(d[i])) return false;
+      while (i < n && std::isdigit(d[i]) && v < (uint64_t{1} << 40)) v = v * 10 + (d[i++] - '0');
+    }
+    width = values[0], height = values[1];
+    return true;
+  }
+  return false;
+}
+
+// Before any other decoding: the declared size must be within the limit.
+void check_declared_size(const uint8_t* data, size_t size, const std::string& what) {
+  uint64_t width = 0, height = 0;
+  if (declared_size(data, size, width, height) && too_many_pixels(width, height))
+    DISMAX_FAIL("cannot decode image ", what, ": ", bomb_message(width, height));
+}
+
+}  // namespace
+
+void set_max_image_pixels(int64_t pixels) {
+  DISMAX_CHECK(pixels >= 0, "--max-image-pixels must be >= 0 (0 = no limit), got ", pixels);
+  max_pixels.store(pixels);
+}
+int64_t max_image_pixels() { return max_pixels.load(); }
+
 bool image_decoding_available() {
 #ifdef DISMAX_WITH_OPENCV
   return true;
@@ -330,6 +415,11 @@ bool libjpeg_decode(const uint8_t* data, size_t size, std::vector<uint8_t>& out,
   jpeg_create_decompress(&cinfo);
   jpeg_mem_src(&cinfo, data, static_cast<unsigned long>(size));
   jpeg_read_header(&cinfo, TRUE);
+  if (too_many_pixels(cinfo.image_width, cinfo.image_height)) {
+    std::snprintf(message, JMSG_LENGTH_MAX, "%s", bomb_message(cinfo.image_width, cinfo.image_height).c_str());
+    jpeg_destroy_decompress(&cinfo);
+    return false;
+  }
   cinfo.out_color_space = cinfo.num_components == 1   ? JCS_GRAYSCALE
                           : cinfo.num_components == 4 ? JCS_CMYK
                                                       : JCS_RGB;
@@ -396,6 +486,16 @@ Image decode_image(const uint8_t* data, size_t size, const std::string& what) {
     return decode_jpeg(data, size, what);
 #endif
   }
+  check_declared_size(data, size, what);
+  // OpenCV's own limit backs ours up for the formats read above neither here nor by libjpeg (TIFF, ...).
+  // It reads the variable once, at its first decode.
+  static const bool opencv_limit_set = [] {
+    if (max_pixels.load() > 0) setenv("OPENCV_IO_MAX_IMAGE_PIXELS", std::to_string(max_pixels.load()).c_str(), 0);
+    return true;
+  }();
+  (void)opencv_limit_set;
+  DISMAX_CHECK(size <= static_cast<size_t>(INT32_MAX), "cannot decode image ", what, ": file of ", size,
+               " bytes is too large");
   cv::Mat decoded;
   try {
     const cv::Mat buffer(1, static_cast<int>(size), CV_8U, const_cast<uint8_t*>(data));

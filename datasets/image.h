@@ -46,6 +46,14 @@ Image to_rgb(const Image& image);   // grey replicated to 3 channels; RGB unchan
 Image to_grey(const Image& image);  // PIL's convert("L"): (19595 R + 38470 G + 7471 B + 2^15) >> 16
 
 // ---- files
+// Decompression-bomb guard: a file whose header declares more pixels than this is refused (an error
+// naming the file and its size) before anything is allocated for it, on every decoding path. Default
+// 178,956,970 (PIL's limit for a DecompressionBombError, 2 x Image.MAX_IMAGE_PIXELS); 0 = no limit.
+// The binaries' --max-image-pixels sets it.
+constexpr int64_t kDefaultMaxImagePixels = 178956970;
+void set_max_image_pixels(int64_t pixels);
+int64_t max_image_pixels();
+
 // True when this build decodes image files (OpenCV); otherwise decode_image/read_image/write_image throw.
 bool image_decoding_available();
 // Decodes JPEG/PNG/BMP/PPM/TIFF/WebP bytes to RGB (grey, palette and CMYK converted, alpha dropped, EXIF

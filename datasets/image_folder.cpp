@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <iostream>
 #include <mutex>
+#include <set>
 
 #include "datasets/dataset.h"
 #include "engine/error.h"
@@ -21,12 +22,28 @@ bool has_image_extension(const fs::path& p) {
   return false;
 }
 
+std::mutex warn_mutex;  // keeps warning lines whole
+
 // Image files under `dir`, recursively, ordered like torchvision: by directory path, then by file name.
 void list_images(const fs::path& dir, const fs::path& root, std::vector<std::string>& out) {
   std::vector<std::pair<std::string, std::string>> found;  // (directory, name)
   std::error_code ec;
+  // Symlinked folders are followed, each real folder once: a link back up the tree (a loop) or a second
+  // link to one folder would otherwise list the same images many times over.
+  std::set<fs::path> visited{fs::weakly_canonical(dir, ec)};
   for (auto it = fs::recursive_directory_iterator(dir, fs::directory_options::follow_directory_symlink, ec);
        !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    if (it->is_directory(ec)) {
+      std::error_code canonical_ec;
+      const fs::path real = fs::weakly_canonical(it->path(), canonical_ec);
+      if (!canonical_ec && !visited.insert(real).second) {
+        std::lock_guard<std::mutex> lock(warn_mutex);
+        std::cerr << "dismax: warning: " << it->path().string() << " leads to " << real.string()
+                  << ", already listed (a symlink loop or a second link): not followed\n";
+        it.disable_recursion_pending();
+      }
+      continue;
+    }
     if (it->is_regular_file(ec) && has_image_extension(it->path()))
       found.push_back({it->path().parent_path().string(), it->path().filename().string()});
   }
@@ -34,8 +51,6 @@ void list_images(const fs::path& dir, const fs::path& root, std::vector<std::str
   std::sort(found.begin(), found.end());
   for (const auto& [d, f] : found) out.push_back(fs::path(d).lexically_relative(root).append(f).string());
 }
-
-std::mutex warn_mutex;  // keeps warning lines whole
 
 }  // namespace
 

@@ -10,6 +10,7 @@
 #include "datasets/mat_file.h"
 #include "datasets/pickle.h"
 #include "engine/error.h"
+#include "engine/shape.h"
 
 namespace dismax {
 
@@ -53,7 +54,9 @@ std::vector<int64_t> idx_dims(const std::vector<uint8_t>& b, int rank, const std
   for (int i = 0; i < rank; ++i) {
     const uint8_t* p = &b[4 + 4 * i];
     dims.push_back(int64_t{p[0]} << 24 | int64_t{p[1]} << 16 | int64_t{p[2]} << 8 | p[3]);
-    n *= dims.back();
+    // The product of 32-bit sizes overflows int64 within three dims: a size check after it would pass.
+    DISMAX_CHECK(!__builtin_mul_overflow(n, dims.back(), &n) && n <= (int64_t{1} << 48), path,
+                 ": IDX header claims an impossible size (dims ", shape_str(dims), ")");
   }
   const size_t expected = 4 + 4 * static_cast<size_t>(rank) + static_cast<size_t>(n);
   DISMAX_CHECK(b.size() >= expected, path, ": truncated IDX file (", b.size(), " bytes, its header needs ",

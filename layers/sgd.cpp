@@ -67,6 +67,13 @@ void SGD::load_state(const NamedTensors& state, int64_t step_count, const std::s
                  shape_str(t.sizes()), ", parameter has ", shape_str(s.param.sizes()));
     s.momentum_buffer = t.detach().to(s.param.dtype()).to(s.param.device()).clone();
   }
+  DISMAX_CHECK(step_count >= 0, source, ": optimizer step count ", step_count, " is negative");
+  // After a step with momentum every parameter has its buffer; a state without one would silently restart
+  // that parameter's momentum from zero.
+  if (options_.momentum != 0.0 && step_count > 0)
+    for (const Slot& s : slots_)
+      DISMAX_CHECK(s.momentum_buffer.defined(), source, ": optimizer state has no 'momentum_buffer.", s.name,
+                   "' although ", step_count, " steps with momentum were taken");
   steps_ = step_count;
 }
 

@@ -1,5 +1,9 @@
 #include "losses/attach.h"
 
+#include <cerrno>
+#include <cmath>
+#include <cstdlib>
+
 #include <sstream>
 
 #include "engine/io/safetensors.h"
@@ -25,29 +29,53 @@ std::string LossSpec::str() const {
   return os.str();
 }
 
+// The accepted forms: canonical "<family>", "dismax_fpr", "dismax_fpr_<alpha>"; LIB "<family>_<addon>"
+// (addon none or std; dismax also fpr); ORIG "<family>_std_std_<reg>" (reg std; dismax also noreg, fpr, 0.5,
+// 0.25). Anything else is refused, so that a typo never trains plain DisMax by accident.
 LossSpec parse_loss(const std::string& text) {
   const auto parts = split(text, '_');
-  DISMAX_CHECK(!parts.empty(), "invalid loss '", text, "'");
+  DISMAX_CHECK(text.empty() || (text.back() != '_' && text.find("__") == std::string::npos), "invalid loss '", text,
+               "': empty part");
+  const char* forms = " (accepted: softmax, isomax, isomaxplus, dismax, dismax_fpr, dismax_fpr_<alpha>, "
+                      "<family>_none, <family>_std_std_std, dismax_std_std_{fpr,noreg,0.5,0.25})";
+  DISMAX_CHECK(!parts.empty(), "invalid loss '", text, "'", forms);
   LossSpec spec;
   spec.family = parts[0];
   DISMAX_CHECK(spec.family == "softmax" || spec.family == "isomax" || spec.family == "isomaxplus" ||
                    spec.family == "dismax",
                "invalid loss '", text, "': the family must be softmax, isomax, isomaxplus or dismax");
-  if (spec.family != "dismax") return spec;
-  // ORIG: dismax_std_std_<reg>; LIB: dismax_<addon>; canonical: dismax, dismax_fpr, dismax_fpr_<alpha>
-  std::string reg = parts.size() >= 4 ? parts[3] : (parts.size() >= 2 ? parts[1] : "");
-  if (parts.size() == 3 && parts[1] == "fpr") reg = "fpr_" + parts[2];
-  if (starts_with(reg, "fpr")) {
-    spec.fpr = true;
-    if (parts.size() == 3 && parts[1] == "fpr") spec.alpha = std::stod(parts[2]);
-  } else if (starts_with(reg, "0.5")) {
-    spec.fpr = true;
-    spec.alpha = 0.5;
-  } else if (starts_with(reg, "0.25")) {
-    spec.fpr = true;
-    spec.alpha = 0.25;
+  const bool dismax = spec.family == "dismax";
+  auto bad = [&](const std::string& why) { DISMAX_FAIL("invalid loss '", text, "': ", why, forms); };
+  if (parts.size() == 1) return spec;
+  if (parts.size() == 2) {
+    if (parts[1] == "none" || parts[1] == "std") return spec;
+    if (dismax && parts[1] == "fpr") {
+      spec.fpr = true;
+      return spec;
+    }
+    bad("unknown part '" + parts[1] + "'");
   }
-  return spec;
+  if (parts.size() == 3) {
+    if (!dismax || parts[1] != "fpr") bad("three parts are only dismax_fpr_<alpha>");
+    char* end = nullptr;
+    const double alpha = std::strtod(parts[2].c_str(), &end);
+    if (parts[2].empty() || *end != '\0' || !std::isfinite(alpha) || alpha <= 0) bad("alpha '" + parts[2] + "' is not a positive number");
+    spec.fpr = true;
+    spec.alpha = alpha;
+    return spec;
+  }
+  if (parts.size() == 4 && parts[1] == "std" && parts[2] == "std") {
+    const std::string& reg = parts[3];
+    if (reg == "std" || (dismax && reg == "noreg")) return spec;
+    if (dismax && (reg == "fpr" || reg == "0.5" || reg == "0.25")) {
+      spec.fpr = true;
+      spec.alpha = reg == "fpr" ? 1.0 : std::strtod(reg.c_str(), nullptr);
+      return spec;
+    }
+    bad("unknown regularisation '" + reg + "'");
+  }
+  bad("not a known loss string");
+  return spec;  // not reached: bad() throws
 }
 
 std::shared_ptr<LossHead> make_head(const std::string& family, int64_t f, int64_t c, Generator& gen) {
@@ -110,12 +138,38 @@ LoadedModel load_model(const std::string& path) {
   if (meta.count("width")) out.config.width = metadata_double(meta, "width", path);
   if (meta.count("depth")) out.config.depth = metadata_int(meta, "depth", path);
   if (meta.count("blocks"))
-    for (const auto& b : split(meta.at("blocks"), ',')) out.config.blocks.push_back(std::stoll(b));
+    for (const auto& b : split(meta.at("blocks"), ',')) {
+      char* end = nullptr;
+      errno = 0;
+      const long long v = std::strtoll(b.c_str(), &end, 10);
+      DISMAX_CHECK(!b.empty() && *end == '\0' && errno == 0, path, ": metadata 'blocks' = '", meta.at("blocks"),
+                   "': '", b, "' is not an integer");
+      out.config.blocks.push_back(v);
+    }
+  // Every size the metadata gives is checked before anything is built from it: against the limits of
+  // the architectures, then against the tensors actually in the file (each head holds a [classes, features]
+  // tensor, and the model cannot have more parameters than the file has numbers).
+  const int64_t num_classes = metadata_int(meta, "num_classes", path);
+  validate_model_config(num_classes, out.config,
+                        [&](const char* key) { return path + ": metadata '" + std::string(key) + "'"; });
+  int64_t widest = 0, numbers = 0;
+  for (const auto& [n, t] : file.tensors) {
+    if (t.dim() == 2) widest = std::max(widest, t.size(0));
+    numbers += t.numel();
+  }
+  DISMAX_CHECK(num_classes <= widest, path, ": metadata 'num_classes' = ", num_classes,
+               " but no tensor in the file has that many rows (largest: ", widest, ")");
   Generator gen(0);  // weights are overwritten by the checkpoint
-  out.model = make_model(need("model"), metadata_int(meta, "num_classes", path), gen, out.config);
+  out.model = make_model(need("model"), num_classes, gen, out.config);
+  DISMAX_CHECK(out.model->parameter_count() <= numbers, path, ": its metadata (model '", need("model"),
+               "', width, depth, blocks) describes ", out.model->parameter_count(), " parameters but the file holds ",
+               numbers, " numbers");
   out.criterion = attach_loss(*out.model, out.loss, gen);
+  // The weights only (a resumable checkpoint also holds the optimizer's state), all finite.
+  NamedTensors state;
+  for (const auto& entry : file.tensors)
+    if (entry.first.rfind(kTrainingStatePrefix, 0) != 0) state.push_back(entry);
   // Optional tensors keep their defaults when a checkpoint lacks them (ORIG heads have no temperature).
-  NamedTensors state = file.tensors;
   const std::string head = out.model->head_name() + ".";
   for (const char* optional : {"temperature", "validationset_available", "precomputed_thresholds"}) {
     bool present = false;
@@ -132,6 +186,8 @@ LoadedModel load_model(const std::string& path) {
       for (const std::string alias : {"linear.", "classifier.", "fc."})
         if (starts_with(n, alias)) n = head + n.substr(alias.size());
   out.model->load_state_dict(state, true, path);
+  const std::string bad = first_non_finite(*out.model);
+  DISMAX_CHECK(bad.empty(), path, ": tensor '", bad, "' holds NaN or infinite values (a diverged run?)");
   out.model->eval();
   return out;
 }

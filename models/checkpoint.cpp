@@ -1,9 +1,13 @@
 #include "models/checkpoint.h"
 
 #include <cerrno>
+#include <cmath>
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 
+#include "engine/autograd/node.h"
+#include "engine/ops.h"
 #include "engine/version.h"
 
 namespace dismax {
@@ -16,15 +20,48 @@ std::string exact(double v) {
 }
 }  // namespace
 
+std::string first_non_finite(const NamedTensors& tensors) {
+  NoGradGuard no_grad;
+  // x * 0 is 0 for every finite x and NaN for NaN and +-inf: one sum per tensor says whether it is finite.
+  auto probe = [](const Tensor& t) { return sum(mul(t.detach(), Tensor::scalar(0.0, TensorOptions(t.dtype()).device(t.device())))); };
+  std::vector<std::pair<Device, Tensor>> totals;  // one accumulated scalar per device, read back once
+  for (const auto& [name, t] : tensors) {
+    if (!t.defined() || !is_floating(t.dtype()) || t.numel() == 0) continue;
+    Tensor p = probe(t).to(DType::Float64);
+    auto it = std::find_if(totals.begin(), totals.end(), [&](const auto& e) { return e.first == t.device(); });
+    if (it == totals.end()) totals.emplace_back(t.device(), p);
+    else it->second = it->second + p;
+  }
+  bool finite = true;
+  for (const auto& [device, total] : totals) finite &= std::isfinite(total.item());
+  if (finite) return "";
+  for (const auto& [name, t] : tensors)
+    if (t.defined() && is_floating(t.dtype()) && t.numel() > 0 && !std::isfinite(probe(t).item())) return name;
+  return "(unknown)";
+}
+
+std::string first_non_finite(const Module& module) {
+  NamedTensors checked;
+  for (const auto& entry : module.named_parameters())
+    if (entry.second.requires_grad()) checked.push_back(entry);
+  for (const auto& entry : module.named_buffers()) checked.push_back(entry);
+  return first_non_finite(checked);
+}
+
 void save_checkpoint(const std::string& path, const Module& module, Metadata metadata) {
+  const NamedTensors state = module.state_dict();
+  const std::string bad = first_non_finite(module);
+  DISMAX_CHECK(bad.empty(), "not writing ", path, ": parameter '", bad, "' holds NaN or infinite values");
   metadata["engine_version"] = engine_version();
   metadata["git_revision"] = git_revision();
-  save_safetensors(path, module.state_dict(), metadata);
+  save_safetensors(path, state, metadata);
 }
 
 Metadata load_checkpoint(const std::string& path, Module& module, const std::string& head_name, bool strict) {
   const TensorFile file = load_safetensors(path);
-  NamedTensors state = file.tensors;
+  NamedTensors state;
+  for (const auto& entry : file.tensors)
+    if (entry.first.rfind(kTrainingStatePrefix, 0) != 0) state.push_back(entry);
   if (!head_name.empty()) {
     // The original library renamed some heads (WRN: `linear`); map them onto ours.
     bool has_head = false;
@@ -35,11 +72,16 @@ Metadata load_checkpoint(const std::string& path, Module& module, const std::str
           if (n.rfind(alias, 0) == 0 && head_name + "." != alias) n = head_name + "." + n.substr(std::string(alias).size());
   }
   module.load_state_dict(state, strict, path);
+  const std::string bad = first_non_finite(module);
+  DISMAX_CHECK(bad.empty(), path, ": tensor '", bad, "' holds NaN or infinite values (a diverged run?)");
   return file.metadata;
 }
 
-void save_training_state(const std::string& path, const SGD& optimizer, int64_t epoch,
-                         const std::vector<GeneratorSlot>& generators, Metadata extra) {
+namespace {
+
+// The optimizer's buffers and the metadata that restore a run exactly (keys without any prefix).
+Metadata training_state_metadata(const SGD& optimizer, int64_t epoch, const std::vector<GeneratorSlot>& generators,
+                                 Metadata extra) {
   extra["epoch"] = std::to_string(epoch);
   extra["optimizer_steps"] = std::to_string(optimizer.step_count());
   extra["lr"] = exact(optimizer.lr());
@@ -48,18 +90,63 @@ void save_training_state(const std::string& path, const SGD& optimizer, int64_t 
     extra["rng." + g.name + ".offset"] = std::to_string(g.generator->offset());
   }
   extra["engine_version"] = engine_version();
-  save_safetensors(path, optimizer.state(), extra);
+  return extra;
+}
+
+void apply_training_state(const NamedTensors& tensors, const Metadata& metadata, SGD& optimizer,
+                          const std::vector<GeneratorSlot>& generators, const std::string& path) {
+  optimizer.load_state(tensors, metadata_int(metadata, "optimizer_steps", path), path);
+  for (const auto& g : generators) {
+    const auto seed = static_cast<uint64_t>(metadata_int(metadata, "rng." + g.name + ".seed", path));
+    const auto offset = static_cast<uint64_t>(metadata_int(metadata, "rng." + g.name + ".offset", path));
+    g.generator->set_state(seed, offset);
+  }
+}
+
+}  // namespace
+
+void save_training_state(const std::string& path, const SGD& optimizer, int64_t epoch,
+                         const std::vector<GeneratorSlot>& generators, Metadata extra) {
+  save_safetensors(path, optimizer.state(), training_state_metadata(optimizer, epoch, generators, std::move(extra)));
 }
 
 Metadata load_training_state(const std::string& path, SGD& optimizer, const std::vector<GeneratorSlot>& generators) {
   const TensorFile file = load_safetensors(path);
-  optimizer.load_state(file.tensors, metadata_int(file.metadata, "optimizer_steps", path), path);
-  for (const auto& g : generators) {
-    const auto seed = static_cast<uint64_t>(metadata_int(file.metadata, "rng." + g.name + ".seed", path));
-    const auto offset = static_cast<uint64_t>(metadata_int(file.metadata, "rng." + g.name + ".offset", path));
-    g.generator->set_state(seed, offset);
-  }
+  apply_training_state(file.tensors, file.metadata, optimizer, generators, path);
   return file.metadata;
+}
+
+void save_resumable_checkpoint(const std::string& path, const Module& module, Metadata metadata, const SGD& optimizer,
+                               int64_t epoch, const std::vector<GeneratorSlot>& generators, Metadata extra) {
+  NamedTensors tensors = module.state_dict();
+  const std::string bad = first_non_finite(module);
+  DISMAX_CHECK(bad.empty(), "not writing ", path, ": parameter '", bad, "' holds NaN or infinite values");
+  for (const auto& [name, t] : optimizer.state()) tensors.emplace_back(kTrainingStatePrefix + name, t);
+  for (const auto& [key, value] : training_state_metadata(optimizer, epoch, generators, std::move(extra)))
+    metadata[kTrainingStatePrefix + key] = value;
+  metadata["engine_version"] = engine_version();
+  metadata["git_revision"] = git_revision();
+  save_safetensors(path, tensors, metadata);
+}
+
+bool is_resumable_checkpoint(const Metadata& metadata) {
+  return metadata.count(std::string(kTrainingStatePrefix) + "optimizer_steps") != 0;
+}
+
+Metadata load_resumable_checkpoint(const std::string& path, Module& module, SGD& optimizer,
+                                   const std::vector<GeneratorSlot>& generators) {
+  const Metadata all = load_checkpoint(path, module);
+  DISMAX_CHECK(is_resumable_checkpoint(all), path, ": not a resumable checkpoint (no training state in it)");
+  const TensorFile file = load_safetensors(path);
+  NamedTensors tensors;
+  const std::string prefix = kTrainingStatePrefix;
+  for (const auto& [name, t] : file.tensors)
+    if (name.rfind(prefix, 0) == 0) tensors.emplace_back(name.substr(prefix.size()), t);
+  Metadata state;
+  for (const auto& [key, value] : all)
+    if (key.rfind(prefix, 0) == 0) state[key.substr(prefix.size())] = value;
+  apply_training_state(tensors, state, optimizer, generators, path);
+  return state;
 }
 
 int64_t metadata_int(const Metadata& metadata, const std::string& key, const std::string& source) {

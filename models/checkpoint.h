@@ -17,14 +17,20 @@ namespace dismax {
 
 using Metadata = std::map<std::string, std::string>;
 
-// Writes module.state_dict() and `metadata` (engine_version and git_revision are added).
+// Writes module.state_dict() and `metadata` (engine_version and git_revision are added). Refuses (throws,
+// writing nothing) when a parameter or buffer is not finite, naming it: a checkpoint on disk is always usable.
 void save_checkpoint(const std::string& path, const Module& module, Metadata metadata);
 
 // Loads `path` into `module`: names and shapes must match (strict: nothing missing, nothing extra).
 // A head saved under another attribute name by the original code (`linear.` for LIB's WRN) is accepted
-// for `head_name`. Errors name the file and the tensor. Returns the file's metadata.
+// for `head_name`. Errors name the file and the tensor; a tensor with NaN or infinite values is refused too.
+// Tensors under "training_state." (a resumable checkpoint's optimizer state) are not the module's and are
+// left out. Returns the file's metadata.
 Metadata load_checkpoint(const std::string& path, Module& module, const std::string& head_name = "",
                          bool strict = true);
+
+// Names of the training state's tensors and metadata keys inside a resumable checkpoint.
+inline constexpr const char* kTrainingStatePrefix = "training_state.";
 
 struct GeneratorSlot {
   std::string name;
@@ -37,6 +43,24 @@ void save_training_state(const std::string& path, const SGD& optimizer, int64_t 
                          const std::vector<GeneratorSlot>& generators, Metadata extra = {});
 // Restores what save_training_state wrote; returns the metadata (epoch under "epoch").
 Metadata load_training_state(const std::string& path, SGD& optimizer, const std::vector<GeneratorSlot>& generators);
+
+// A resumable checkpoint is one file: the module's weights and metadata, plus the training state under
+// kTrainingStatePrefix (tensors and metadata keys). Written atomically like every checkpoint, so the weights
+// and the state can never come from two different moments; it evaluates like any other checkpoint.
+void save_resumable_checkpoint(const std::string& path, const Module& module, Metadata metadata, const SGD& optimizer,
+                               int64_t epoch, const std::vector<GeneratorSlot>& generators, Metadata extra = {});
+bool is_resumable_checkpoint(const Metadata& metadata);
+// Loads the weights into `module` and the state into `optimizer` and the generators; returns the training
+// state's metadata with the prefix removed (epoch, batch, and the caller's extra keys).
+Metadata load_resumable_checkpoint(const std::string& path, Module& module, SGD& optimizer,
+                                   const std::vector<GeneratorSlot>& generators);
+
+// The name of the first floating tensor that holds a NaN or an infinity, or "" when all are finite. One
+// device reduction per tensor and a single read-back (a second pass names the culprit).
+std::string first_non_finite(const NamedTensors& tensors);
+// The same over a module's trainable parameters and floating buffers (non-trainable parameters may hold
+// NaN as a "not computed yet" sentinel, as DisMax's precomputed thresholds do).
+std::string first_non_finite(const Module& module);
 
 // Reads an integer / float metadata entry; throws naming the file and key when absent or malformed.
 int64_t metadata_int(const Metadata& metadata, const std::string& key, const std::string& source);

@@ -1,3 +1,4 @@
+#include <cmath>
 #include <functional>
 #include <map>
 
@@ -57,11 +58,27 @@ const std::map<std::string, Builder>& builders() {
 
 }  // namespace
 
+void validate_model_config(int64_t num_classes, const ModelConfig& config,
+                           const std::function<std::string(const char* key)>& what) {
+  using L = ModelLimits;
+  DISMAX_CHECK(num_classes >= 1 && num_classes <= L::kMaxClasses, what("num_classes"), " = ", num_classes,
+               " is outside [1, ", L::kMaxClasses, "]");
+  DISMAX_CHECK(config.in_channels >= 1 && config.in_channels <= L::kMaxInChannels, what("in_channels"), " = ",
+               config.in_channels, " is outside [1, ", L::kMaxInChannels, "]");
+  DISMAX_CHECK(std::isfinite(config.width) && config.width > 0 && config.width <= L::kMaxWidth, what("width"), " = ",
+               config.width, " is outside (0, ", L::kMaxWidth, "]");
+  DISMAX_CHECK(config.depth >= 0 && config.depth <= L::kMaxDepth, what("depth"), " = ", config.depth,
+               " is outside [0, ", L::kMaxDepth, "] (0 = the architecture's own)");
+  DISMAX_CHECK(static_cast<int64_t>(config.blocks.size()) <= L::kMaxStages, what("blocks"), " has ",
+               config.blocks.size(), " stages, more than ", L::kMaxStages);
+  for (int64_t b : config.blocks)
+    DISMAX_CHECK(b >= 1 && b <= L::kMaxBlocksPerStage, what("blocks"), ": ", b, " blocks in a stage is outside [1, ",
+                 L::kMaxBlocksPerStage, "]");
+}
+
 std::shared_ptr<Model> make_model(const std::string& name, int64_t num_classes, Generator& gen,
                                   const ModelConfig& config) {
-  DISMAX_CHECK(num_classes >= 1, "model ", name, ": num_classes must be >= 1, got ", num_classes);
-  DISMAX_CHECK(config.width > 0 && config.in_channels >= 1, "model ", name, ": invalid width ", config.width,
-               " or in_channels ", config.in_channels);
+  validate_model_config(num_classes, config, [&](const char* key) { return "model " + name + ": " + key; });
   auto it = builders().find(name);
   if (it == builders().end()) {
     std::string known;

@@ -4,6 +4,7 @@
 // timm ResNet18), so checkpoint tensor names match PyTorch's state_dict.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -46,6 +47,21 @@ struct ModelConfig {
   int64_t depth = 0;   // 0: the architecture's standard depth; else DenseNet/WRN depth
   std::vector<int64_t> blocks;  // ResNets: blocks per stage; empty = standard
 };
+
+// The limits every ModelConfig and class count must respect (far above any published configuration, low
+// enough that a model built from hostile checkpoint metadata cannot exhaust memory or time); a value
+// outside throws naming `what` (a flag or a file's metadata key), the value and its range.
+struct ModelLimits {
+  static constexpr int64_t kMaxClasses = 100000;
+  static constexpr int64_t kMaxInChannels = 16;
+  static constexpr double kMaxWidth = 4.0;
+  static constexpr int64_t kMaxDepth = 1000;
+  static constexpr int64_t kMaxStages = 8;
+  static constexpr int64_t kMaxBlocksPerStage = 32;
+};
+// `what(key)` names the source of the key: "--width" or "run/best.safetensors: metadata 'width'".
+void validate_model_config(int64_t num_classes, const ModelConfig& config,
+                           const std::function<std::string(const char* key)>& what);
 
 // Builds a model by the original code's name: "densenetbc100", "resnet34", "wideresnet2810", "resnet18"
 // (ImageNet, timm), plus "resnet18cifar" and "resnet20" (16/32/64 channels, CPU-sized). Weights are

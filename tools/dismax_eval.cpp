@@ -2,6 +2,8 @@
 // OOD detection (TNR at TPR 95, AUROC, detection accuracy, AUPR-in, AUPR-out, FPR at TPR 95) for every OOD
 // set and score. Writes results.json, per-sample scores, logits, results.md and plots into --out.
 #include <CLI/CLI.hpp>
+
+#include "datasets/image.h"
 #include <cstdio>
 
 #include "datasets/dataset.h"
@@ -30,18 +32,29 @@ int main(int argc, char** argv) {
   app.add_flag("--write-temperature", o.write_temperature, "Store the calibrated temperature in the checkpoint");
   app.add_option("--numerics", o.numerics, "literal (p log p as the original; NaN where p = 0) or fused")
       ->capture_default_str();
-  app.add_option("--batch-size", o.batch_size, "Batch size (default: the training batch size)");
+  auto* batch_option = app.add_option("--batch-size", o.batch_size, "Batch size (default: the training batch size)");
   app.add_option("--max-samples", o.max_samples, "Evaluate only the first N samples of each set (0 = all)");
   app.add_option("--device", o.device, "cpu | cuda | cuda:N")->capture_default_str();
   app.add_option("--threads", o.threads, "CPU threads (0 = all cores)");
   app.add_option("--workers", o.workers, "Data-loading threads")->capture_default_str();
   app.add_flag("--no-plots", no_plots, "Skip the PNG plots");
+  int64_t max_pixels = kDefaultMaxImagePixels;
+  app.add_option("--max-image-pixels", max_pixels,
+                 "Refuse image files that declare more pixels than this (decompression bombs; 0 = no limit); in "
+                 "an OOD folder such a file is skipped and counted like any unreadable one")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   }
   try {
+    set_max_image_pixels(max_pixels);
+    DISMAX_CHECK(batch_option->count() == 0 || o.batch_size >= 1,
+                 "--batch-size must be >= 1 (leave it out for the training batch size), got ", o.batch_size);
+    DISMAX_CHECK(o.max_samples >= 0, "--max-samples must be >= 0 (0 = all), got ", o.max_samples);
+    DISMAX_CHECK(o.threads >= 0 && o.workers >= 0, "--threads and --workers must be >= 0");
     for (const auto& s : ood) o.ood.push_back(parse_ood(s));
     o.plots = !no_plots;
     evaluate(o);

@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "datasets/dataset.h"
+#include "datasets/image.h"
 #include "engine/error.h"
 #include "losses/attach.h"
 #include "models/model.h"
@@ -27,6 +28,12 @@ std::vector<int64_t> parse_milestones(const std::string& text) {
   }
   return out;
 }
+// CLI11 would read "-1" into the unsigned seed as 2^64 - 1.
+std::string non_negative_integer(const std::string& text) {
+  if (text.empty() || text.find_first_not_of("0123456789") != std::string::npos)
+    return "must be a whole number >= 0, got '" + text + "'";
+  return "";
+}
 std::string joined(const std::vector<std::string>& v) {
   std::string s;
   for (const auto& x : v) s += (s.empty() ? "" : ", ") + x;
@@ -42,7 +49,9 @@ int main(int argc, char** argv) {
   CLI::App app{"dismax-train: train an image classifier with SoftMax, IsoMax, IsoMax+ or DisMax (+FPR).\n"
                "Defaults follow the paper's recipe (SGD 0.1, Nesterov momentum 0.9, weight decay 1e-4, batch 64, 300 "
                "epochs, lr x0.1 at 150/200/250 on CIFAR; batch 256, 90 epochs, 30/60 on ImageNet)."};
-  app.add_option("--dataset", c.dataset, "Dataset: " + joined(dataset_names()))->capture_default_str();
+  app.add_option("--dataset", c.dataset, "Dataset: " + joined(training_dataset_names()))
+      ->capture_default_str()
+      ->check(CLI::IsMember(training_dataset_names()));
   app.add_option("--data-dir", c.data_dir, "Folder holding the dataset in its official layout")->capture_default_str();
   app.add_option("--model", c.model, "Architecture: " + joined(model_names()))->capture_default_str();
   app.add_option("--loss", loss, "softmax | isomax | isomaxplus | dismax (or an original loss string such as "
@@ -62,7 +71,9 @@ int main(int argc, char** argv) {
   app.add_option("--schedule", c.schedule, "multistep | cosine")->capture_default_str();
   app.add_option("--width", c.width, "Channel-width multiplier of the architecture (1 = as published)")->capture_default_str();
   app.add_option("--depth", c.depth, "Depth of DenseNet/WideResNet (0 = as published)")->capture_default_str();
-  app.add_option("--seed", c.seed, "Seed of the initialisation, data order, augmentation and mixing")->capture_default_str();
+  app.add_option("--seed", c.seed, "Seed of the initialisation, data order, augmentation and mixing (>= 0)")
+      ->capture_default_str()
+      ->check(non_negative_integer);
   app.add_option("--device", c.device, "cpu | cuda | cuda:N")->capture_default_str();
   app.add_option("--threads", c.threads, "CPU threads (0 = all cores; also DISMAX_NUM_THREADS)")->capture_default_str();
   app.add_option("--workers", c.workers, "Data-loading threads")->capture_default_str();
@@ -73,13 +84,19 @@ int main(int argc, char** argv) {
   app.add_option("--max-batches", c.max_train_batches, "Cap on training batches per epoch (0 = all; for smoke runs)");
   app.add_option("--log-every", c.log_every, "Batches between log lines when not on a terminal (0 = ~10 per epoch)");
   app.add_option("--out", c.out, "Output folder (config.json, checkpoints, logs)")->capture_default_str();
-  app.add_flag("--resume", resume, "Continue the run in --out from its last checkpoint");
+  app.add_flag("--resume", resume, "Continue the run in --out from its last checkpoint (with --epochs: extend it)");
+  int64_t max_pixels = kDefaultMaxImagePixels;
+  app.add_option("--max-image-pixels", max_pixels,
+                 "Refuse image files that declare more pixels than this (decompression bombs; 0 = no limit)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   }
   try {
+    set_max_image_pixels(max_pixels);
     if (!config_string.empty()) {
       TrainConfig from_string = c;
       from_string.loss = loss;
@@ -99,7 +116,7 @@ int main(int argc, char** argv) {
     if (epochs->count() == 0) c.epochs = recipe.epochs;
     if (batch->count() == 0) c.batch_size = recipe.batch_size;
     c.milestones = ms->count() ? parse_milestones(milestones) : recipe.milestones;
-    const TrainOutcome outcome = train(c, resume);
+    const TrainOutcome outcome = train(c, resume, resume && epochs->count() ? c.epochs : 0);
     std::printf("%s: %ld epochs, best validation accuracy %.2f%% at epoch %ld; checkpoints in %s\n",
                 outcome.interrupted ? "interrupted" : "finished", static_cast<long>(outcome.epochs_done),
                 outcome.best_valid_accuracy, static_cast<long>(outcome.best_epoch), c.out.c_str());

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
@@ -31,6 +32,8 @@ const char* code_of(DType dtype) {
 }
 
 std::string read_all(const std::string& path) {
+  std::error_code ec;
+  DISMAX_CHECK(!std::filesystem::is_directory(path, ec), path, ": is a folder, not a safetensors file");
   std::ifstream in(path, std::ios::binary);
   DISMAX_CHECK(in.good(), path, ": cannot open (", std::strerror(errno), ")");
   std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
@@ -39,6 +42,39 @@ std::string read_all(const std::string& path) {
 }
 
 }  // namespace
+
+std::map<std::string, std::string> load_safetensors_metadata(const std::string& path) {
+  std::error_code ec;
+  DISMAX_CHECK(!std::filesystem::is_directory(path, ec), path, ": is a folder, not a safetensors file");
+  std::ifstream in(path, std::ios::binary);
+  DISMAX_CHECK(in.good(), path, ": cannot open (", std::strerror(errno), ")");
+  unsigned char length[8] = {0};
+  in.read(reinterpret_cast<char*>(length), 8);
+  DISMAX_CHECK(in.gcount() == 8, path, ": not a safetensors file (truncated)");
+  uint64_t header_len = 0;
+  for (int i = 7; i >= 0; --i) header_len = (header_len << 8) | length[i];
+  DISMAX_CHECK(header_len <= kMaxHeaderBytes, path, ": header length ", header_len, " is implausible (corrupt file)");
+  std::string header_text(header_len, '\0');
+  in.read(header_text.data(), static_cast<std::streamsize>(header_len));
+  DISMAX_CHECK(static_cast<uint64_t>(in.gcount()) == header_len, path, ": header runs past the end of the file (truncated)");
+  nlohmann::json header;
+  try {
+    header = nlohmann::json::parse(header_text);
+  } catch (const nlohmann::json::exception& e) {
+    DISMAX_FAIL(path, ": header is not valid JSON (", e.what(), ")");
+  }
+  DISMAX_CHECK(header.is_object(), path, ": header is not a JSON object");
+  std::map<std::string, std::string> metadata;
+  if (header.contains("__metadata__")) {
+    const nlohmann::json& entry = header["__metadata__"];
+    DISMAX_CHECK(entry.is_object(), path, ": __metadata__ is not an object");
+    for (auto m = entry.begin(); m != entry.end(); ++m) {
+      DISMAX_CHECK(m.value().is_string(), path, ": metadata value for '", m.key(), "' is not a string");
+      metadata[m.key()] = m.value().get<std::string>();
+    }
+  }
+  return metadata;
+}
 
 bool TensorFile::contains(const std::string& name) const {
   return std::any_of(tensors.begin(), tensors.end(), [&](const auto& p) { return p.first == name; });
@@ -118,7 +154,21 @@ TensorFile load_safetensors(const std::string& path) {
     if (nbytes > 0) std::memcpy(t.raw_data(), data + begin, nbytes);
     ordered.push_back({begin, {name, t}});
   }
-  std::stable_sort(ordered.begin(), ordered.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::stable_sort(ordered.begin(), ordered.end(), [](const auto& a, const auto& b) {
+    return a.first != b.first ? a.first < b.first
+                              : a.second.second.numel() * a.second.second.itemsize() <
+                                    b.second.second.numel() * b.second.second.itemsize();
+  });
+  // As the reference implementation: the tensors tile the data section exactly, in offset order, with no
+  // byte shared by two tensors (aliasing) and none left over (trailing bytes).
+  uint64_t covered = 0;
+  for (const auto& [begin, entry] : ordered) {
+    const uint64_t nbytes = static_cast<uint64_t>(entry.second.numel()) * entry.second.itemsize();
+    DISMAX_CHECK(begin == covered, path, ": tensor '", entry.first, "' starts at byte ", begin, " of the data section, ",
+                 begin < covered ? "inside the previous tensor (aliased data)" : "after a gap", "; expected ", covered);
+    covered = begin + nbytes;
+  }
+  DISMAX_CHECK(covered == data_size, path, ": ", data_size - covered, " trailing byte(s) after the last tensor's data");
   for (auto& [offset, entry] : ordered) file.tensors.push_back(std::move(entry));
   return file;
 }

@@ -27,6 +27,9 @@ struct TensorFile {
 // and, where it applies, the tensor.
 TensorFile load_safetensors(const std::string& path);
 
+// The metadata alone (reads the header, not the data); the same checks of the header as load_safetensors.
+std::map<std::string, std::string> load_safetensors_metadata(const std::string& path);
+
 // Writes tensors (any device; copied to the host) and metadata atomically: a temporary file in the same
 // folder is written, flushed to disk and renamed over `path`, so an interrupted save never leaves a
 // damaged file behind.

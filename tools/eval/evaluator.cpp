@@ -60,13 +60,18 @@ SetOutputs run_model(Model& model, const std::string& name, std::shared_ptr<cons
   int64_t done = 0, rows = 0;
   NoGradGuard no_grad;
   while (auto batch = loader.next()) {
+    if (batch->size() == 0) {  // every image of the batch was unreadable and skipped
+      progress.update(++done, "", 0);
+      continue;
+    }
     logits.push_back(model.forward(batch->images.to(device)).to(Device::cpu()));
     labels.push_back(batch->labels);
     rows += batch->size();
     progress.update(++done, "", batch->size());
   }
   progress.finish(std::to_string(rows) + " samples");
-  DISMAX_CHECK(rows > 0, name, ": no samples to evaluate in ", data->describe());
+  DISMAX_CHECK(rows > 0, name, ": no samples to evaluate in ", data->describe(),
+               data->size() > 0 ? " (none of its images could be read)" : "");
   return {name, cat(logits, 0), cat(labels, 0), data->size() - rows};
 }
 

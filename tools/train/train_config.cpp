@@ -1,10 +1,47 @@
 #include "tools/train/train_config.h"
 
+#include <algorithm>
+#include <cmath>
 #include <sstream>
 
+#include "datasets/dataset.h"
 #include "engine/error.h"
 
 namespace dismax {
+
+void TrainConfig::validate() const {
+  const auto& trainable = training_dataset_names();
+  if (std::find(trainable.begin(), trainable.end(), dataset) == trainable.end()) {
+    std::string known;
+    for (const auto& n : trainable) known += (known.empty() ? "" : ", ") + n;
+    DISMAX_FAIL("--dataset '", dataset, "' has no training recipe (train on: ", known,
+                "; other sets are for dismax-eval)");
+  }
+  auto finite = [](double v) { return std::isfinite(v); };
+  DISMAX_CHECK(epochs >= 1 && epochs <= 1000000, "--epochs must be in [1, 1000000], got ", epochs);
+  DISMAX_CHECK(batch_size >= 1 && batch_size <= 1000000, "--batch-size must be in [1, 1000000], got ", batch_size);
+  DISMAX_CHECK(finite(lr) && lr > 0, "--lr must be a positive number, got ", lr);
+  DISMAX_CHECK(finite(momentum) && momentum >= 0 && momentum < 1, "--momentum must be in [0, 1), got ", momentum);
+  DISMAX_CHECK(finite(weight_decay) && weight_decay >= 0, "--weight-decay must be >= 0, got ", weight_decay);
+  DISMAX_CHECK(finite(gamma) && gamma > 0 && gamma <= 1, "--gamma must be in (0, 1] (a decay), got ", gamma);
+  DISMAX_CHECK(schedule == "multistep" || schedule == "cosine", "--schedule must be multistep or cosine, got '",
+               schedule, "'");
+  DISMAX_CHECK(numerics == "literal" || numerics == "fused", "--numerics must be literal or fused, got '", numerics,
+               "'");
+  for (size_t i = 0; i < milestones.size(); ++i)
+    DISMAX_CHECK(milestones[i] >= 1 && (i == 0 || milestones[i] > milestones[i - 1]),
+                 "--milestones must be increasing epochs >= 1, got ", milestones[i], " at position ", i + 1);
+  DISMAX_CHECK(finite(validation_split) && validation_split >= 0 &&
+                   (validation_split < 1 || validation_split == std::floor(validation_split)),
+               "--validation-split must be 0, a fraction in (0, 1) or a whole number of examples, got ",
+               validation_split);
+  DISMAX_CHECK(threads >= 0, "--threads must be >= 0 (0 = all cores), got ", threads);
+  DISMAX_CHECK(workers >= 0, "--workers must be >= 0, got ", workers);
+  DISMAX_CHECK(max_train_batches >= 0, "--max-batches must be >= 0 (0 = all), got ", max_train_batches);
+  DISMAX_CHECK(train_subset >= 0, "--train-subset must be >= 0 (0 = all), got ", train_subset);
+  DISMAX_CHECK(log_every >= 0, "--log-every must be >= 0, got ", log_every);
+  DISMAX_CHECK(!out.empty(), "--out must name a folder");
+}
 
 nlohmann::json TrainConfig::to_json() const {
   return {{"dataset", dataset},

@@ -37,6 +37,11 @@ struct TrainConfig {
   int64_t log_every = 0;          // batches between plain log lines when not on a terminal (0: about 10 per epoch)
   std::string out = "runs/run";
 
+  // Every value in range, or an error naming its flag: positive epochs, batch and lr, momentum in [0, 1),
+  // gamma in (0, 1], a validation split that is 0, a fraction in (0, 1) or a whole count, non-negative
+  // counts, increasing milestones, a known schedule and numerics.
+  void validate() const;
+
   nlohmann::json to_json() const;
   static TrainConfig from_json(const nlohmann::json& j, const std::string& source);
 };

@@ -21,6 +21,7 @@
 #include "losses/scores.h"
 #include "losses/thresholds.h"
 #include "models/checkpoint.h"
+#include "tools/common/folder_lock.h"
 #include "tools/common/progress.h"
 #include "tools/common/signals.h"
 #include "tools/train/epoch_stats.h"
@@ -105,13 +106,19 @@ void write_best_csv(const fs::path& path, const TrainConfig& c, int64_t epoch, c
 
 }  // namespace
 
-TrainOutcome train(TrainConfig config, bool resume) {
+TrainOutcome train(TrainConfig config, bool resume, int64_t extend_epochs) {
   Paths paths{config.out};
+  config.validate();
   fs::create_directories(paths.out);
+  const FolderLock lock(paths.out.string(), std::string("dismax-train") + (resume ? " --resume" : "") + " --out " +
+                                                paths.out.string());
+  if (const int stale = remove_stale_temporaries(paths.out.string()))
+    std::fprintf(stderr, "removed %d temporary file(s) of an interrupted save in %s\n", stale,
+                 paths.out.string().c_str());
   const TrainConfig requested = config;
   if (resume) {
-    DISMAX_CHECK(fs::exists(paths.config()) && fs::exists(paths.last()) && fs::exists(paths.state()), "--resume: ",
-                 paths.out.string(), " has no config.json, last.safetensors and last.state.safetensors to resume from");
+    DISMAX_CHECK(fs::exists(paths.config()) && fs::exists(paths.last()), "--resume: ", paths.out.string(),
+                 " has no config.json and last.safetensors to resume from");
     std::ifstream in(paths.config());
     nlohmann::json j;
     try {
@@ -124,16 +131,18 @@ TrainOutcome train(TrainConfig config, bool resume) {
     config.threads = requested.threads;
     config.workers = requested.workers;
     config.out = requested.out;
+    try {
+      config.validate();
+    } catch (const Error& e) {
+      DISMAX_FAIL(paths.config().string(), ": ", e.what());
+    }
   }
   if (config.threads > 0) set_num_threads(config.threads);
   const Device device = parse_device(config.device);
   const int64_t sync_every = device.is_cpu() ? 1 : 20;  // batches between device-to-host read-backs
   LossSpec spec = parse_loss(config.loss);
-  DISMAX_CHECK(config.numerics == "literal" || config.numerics == "fused", "--numerics must be literal or fused, got '",
-               config.numerics, "'");
   spec.numerics = config.numerics == "fused" ? Numerics::Fused : Numerics::Literal;
   config.loss = spec.str();
-  DISMAX_CHECK(config.epochs >= 1 && config.batch_size >= 1, "--epochs and --batch-size must be >= 1");
 
   // ---- data
   std::shared_ptr<const Dataset> train_set = open_dataset(config.dataset, config.data_dir, "train");
@@ -154,6 +163,9 @@ TrainOutcome train(TrainConfig config, bool resume) {
     std::sort(order.begin(), order.end());
     train_set = std::make_shared<SubsetDataset>(train_set, order, "training subset");
   }
+  DISMAX_CHECK(train_set->size() > 0, config.dataset, ": the training set in ", config.data_dir, " is empty");
+  DISMAX_CHECK(valid_set->size() > 0, config.dataset, ": the validation set (",
+               config.validation_split > 0 ? "--validation-split" : "the test split", ") is empty");
   const int64_t classes = train_set->num_classes();
   DISMAX_CHECK(num_classes_of(config.dataset) == 0 || num_classes_of(config.dataset) == classes, config.dataset,
                ": expected ", num_classes_of(config.dataset), " classes, found ", classes, " in ", config.data_dir);
@@ -171,7 +183,6 @@ TrainOutcome train(TrainConfig config, bool resume) {
   model->to(device);
   SGD optimizer(model->named_parameters(),
                 {config.lr, config.momentum, 0.0, config.weight_decay, config.nesterov && config.momentum > 0});
-  const auto schedule = make_schedule(config);
   Generator batch_gen(config.seed * 0x9E3779B97F4A7C15ULL + 1);  // preprocess shuffles and FPR
   Metadata meta = model_metadata(*model, spec, model_config);
   meta["dataset"] = config.dataset;
@@ -183,17 +194,46 @@ TrainOutcome train(TrainConfig config, bool resume) {
   EpochStats train_stats;
   double best_acc = 0;
   int64_t best_epoch = 0;
+  const int64_t batches_per_epoch = config.max_train_batches > 0
+                                        ? std::min(config.max_train_batches, train_loader.num_batches())
+                                        : train_loader.num_batches();
   if (resume) {
-    const Metadata saved = load_checkpoint(paths.last().string(), *model);
-    const Metadata state = load_training_state(paths.state().string(), optimizer, {{"batches", &batch_gen}});
-    DISMAX_CHECK(saved.count("resume_token") && state.count("resume_token") &&
-                     saved.at("resume_token") == state.at("resume_token"),
-                 paths.out.string(), ": last.safetensors and last.state.safetensors are from different points (the "
-                 "run was stopped while saving); resume is not possible, restart or continue from best.safetensors");
-    start_epoch = metadata_int(state, "epoch", paths.state().string());
-    start_batch = metadata_int(state, "batch", paths.state().string());
-    best_acc = metadata_double(state, "best_valid_accuracy", paths.state().string());
-    best_epoch = metadata_int(state, "best_epoch", paths.state().string());
+    Metadata state;
+    const std::string source = paths.last().string();
+    if (is_resumable_checkpoint(load_safetensors_metadata(source))) {
+      state = load_resumable_checkpoint(source, *model, optimizer, {{"batches", &batch_gen}});
+    } else {  // written by an earlier version: the weights and the state in two files
+      DISMAX_CHECK(fs::exists(paths.state()), "--resume: ", source, " holds no training state and ",
+                   paths.state().string(), " does not exist");
+      const Metadata saved = load_checkpoint(source, *model);
+      state = load_training_state(paths.state().string(), optimizer, {{"batches", &batch_gen}});
+      DISMAX_CHECK(saved.count("resume_token") && state.count("resume_token") &&
+                       saved.at("resume_token") == state.at("resume_token"),
+                   paths.out.string(), ": last.safetensors and last.state.safetensors are from different points (the "
+                   "run was stopped while saving); resume is not possible, restart or continue from best.safetensors");
+    }
+    start_epoch = metadata_int(state, "epoch", source);
+    start_batch = metadata_int(state, "batch", source);
+    best_acc = metadata_double(state, "best_valid_accuracy", source);
+    best_epoch = metadata_int(state, "best_epoch", source);
+    DISMAX_CHECK(start_epoch >= 0 && start_epoch <= config.epochs && start_batch >= 0 &&
+                     start_batch <= batches_per_epoch && best_epoch >= 0 && best_epoch <= start_epoch,
+                 source, ": its training state (epoch ", start_epoch, ", batch ", start_batch, ", best epoch ",
+                 best_epoch, ") does not fit this run (", config.epochs, " epochs of ", batches_per_epoch, " batches)");
+    if (extend_epochs > 0) {
+      DISMAX_CHECK(extend_epochs >= start_epoch + (start_batch > 0 ? 1 : 0), "--epochs ", extend_epochs, ": ",
+                   paths.out.string(), " has already trained ", start_epoch, " epoch(s)");
+      if (extend_epochs != config.epochs) {
+        std::fprintf(stderr, "extending %s from %ld to %ld epochs%s\n", paths.out.string().c_str(),
+                     static_cast<long>(config.epochs), static_cast<long>(extend_epochs),
+                     config.schedule == "cosine" ? " (the cosine schedule is stretched to the new length)" : "");
+        config.epochs = extend_epochs;
+        meta["config"] = config.to_json().dump();
+        write_text_atomically(paths.config(), config.to_json().dump(2) + "\n");
+      }
+    }
+    DISMAX_CHECK(start_epoch < config.epochs, "--resume: ", paths.out.string(), " has finished all ", config.epochs,
+                 " epochs; pass --epochs N with N > ", config.epochs, " to train it further");
     if (start_batch > 0) train_stats = EpochStats::from_state(nlohmann::json::parse(state.at("train_stats")));
     std::fprintf(stderr, "resuming %s at epoch %ld, batch %ld\n", paths.out.string().c_str(),
                  static_cast<long>(start_epoch + 1), static_cast<long>(start_batch));
@@ -203,6 +243,7 @@ TrainOutcome train(TrainConfig config, bool resume) {
     write_text_atomically(paths.raw(), "DATA,MODEL,LOSS,EXECUTION,EPOCH,SET,METRIC,VALUE\n");
     std::ofstream(paths.history(), std::ios::trunc);
   }
+  const auto schedule = make_schedule(config);  // after a resume: --epochs may have extended the run
   std::fprintf(stderr, "dismax-train %s (%s): %s on %s (%ld train, %ld validation, %ld classes), %s, %ld params, "
                        "%d threads, device %s\n",
                engine_version(), git_revision(), config.model.c_str(), config.dataset.c_str(),
@@ -215,25 +256,26 @@ TrainOutcome train(TrainConfig config, bool resume) {
   if (const char* at = std::getenv("DISMAX_TEST_STOP_AT")) std::sscanf(at, "%ld:%ld", &stop_epoch, &stop_batch);
   auto* dismax_head = dynamic_cast<DisMaxHead*>(&model->head());
   uint64_t save_counter = 0;
+  // One file holds the weights and the state (consistent by construction); the two-file layout of earlier
+  // versions is removed once the first new checkpoint is on disk.
   auto save_last = [&](int64_t epoch, int64_t batch, const EpochStats& partial) {
-    const std::string token = std::to_string(epoch) + ":" + std::to_string(batch) + ":" + std::to_string(++save_counter) +
-                              ":" + std::to_string(std::random_device{}());
     Metadata m = meta;
     m["epoch"] = std::to_string(epoch);
-    m["resume_token"] = token;
-    save_checkpoint(paths.last().string(), *model, m);
     Metadata extra{{"batch", std::to_string(batch)},
-                   {"resume_token", token},
                    {"best_valid_accuracy", exact(best_acc)},
                    {"best_epoch", std::to_string(best_epoch)},
                    {"train_stats", partial.state().dump()}};
-    save_training_state(paths.state().string(), optimizer, epoch, {{"batches", &batch_gen}}, extra);
+    save_resumable_checkpoint(paths.last().string(), *model, m, optimizer, epoch, {{"batches", &batch_gen}}, extra);
+    std::error_code ec;
+    fs::remove(paths.state(), ec);
   };
 
+  // Every checkpoint on disk was checked finite when it was written.
+  auto last_good = [&] {
+    return fs::exists(paths.last()) ? "the last good checkpoint is " + paths.last().string()
+                                    : std::string("no checkpoint was written yet");
+  };
   TrainOutcome outcome;
-  const int64_t batches_per_epoch = config.max_train_batches > 0
-                                        ? std::min(config.max_train_batches, train_loader.num_batches())
-                                        : train_loader.num_batches();
   for (int64_t epoch = start_epoch; epoch < config.epochs; ++epoch) {
     optimizer.set_lr(schedule->lr_at(epoch));
     model->train();
@@ -252,9 +294,7 @@ TrainOutcome train(TrainConfig config, bool resume) {
       for (const PendingBatch& p : pending) {
         const double loss_value = p.loss.item();
         DISMAX_CHECK(std::isfinite(loss_value), "non-finite training loss (", loss_value, ") at epoch ", epoch + 1,
-                     ", batch ", p.index + 1, " of ", config.out, "; ",
-                     fs::exists(paths.last()) ? "the last good checkpoint is " + paths.last().string()
-                                              : std::string("no checkpoint was written yet"),
+                     ", batch ", p.index + 1, " of ", config.out, "; ", last_good(),
                      " (try a smaller --lr, or --numerics fused)");
         train_stats.add_batch(loss_value, p.logits, p.targets);
         progress.update(p.index + 1, short_status(train_stats), p.size);
@@ -301,7 +341,11 @@ TrainOutcome train(TrainConfig config, bool resume) {
       std::vector<PendingBatch> pending;
       auto read_back = [&] {
         for (const PendingBatch& p : pending) {
-          valid_stats.add_batch(p.loss.item(), p.logits, p.targets);
+          const double loss_value = p.loss.item();
+          DISMAX_CHECK(std::isfinite(loss_value), "non-finite validation loss (", loss_value, ") after epoch ",
+                       epoch + 1, " of ", config.out, ": the weights have diverged; ", last_good(),
+                       " (try a smaller --lr, or --numerics fused)");
+          valid_stats.add_batch(loss_value, p.logits, p.targets);
           if (dismax_head) thresholds.add(compute_score(p.logits, Score::MMLES));
         }
         pending.clear();
