@@ -19,8 +19,12 @@ const ValuePtr* Value::find(const std::string& key) const {
 
 namespace {
 
+// Every value load() creates, so that cycles among them can be cut (see CycleBreaker).
+thread_local std::vector<std::weak_ptr<Value>>* created_values = nullptr;
+
 ValuePtr make(Value::Kind kind) {
   auto v = std::make_shared<Value>();
+  if (created_values != nullptr) created_values->push_back(v);
   v->kind = kind;
   return v;
 }
@@ -396,14 +400,107 @@ std::vector<int64_t> ints_of(const ValuePtr& v, const std::string& what) {
   return out;
 }
 
+// A hostile pickle can make a value contain itself (memo + APPEND / SETITEM / BUILD), which shared_ptr
+// never frees. Data files have no cycles: one found is an error, and every edge among the values is cut so
+// that nothing leaks (found by fuzzing).
+class CycleBreaker {
+ public:
+  // Whether any value reachable from `roots` reaches itself.
+  static bool has_cycle(const std::vector<ValuePtr>& roots) {
+    std::unordered_map<const Value*, int> state;  // 1 = on the current path, 2 = done
+    struct Frame {
+      const Value* v;
+      size_t next;
+    };
+    for (const ValuePtr& root : roots) {
+      if (!root || state[root.get()] == 2) continue;
+      std::vector<Frame> path{{root.get(), 0}};
+      state[root.get()] = 1;
+      while (!path.empty()) {
+        Frame& f = path.back();
+        const std::vector<const Value*> kids = children(*f.v);
+        if (f.next == kids.size()) {
+          state[f.v] = 2;
+          path.pop_back();
+          continue;
+        }
+        const Value* k = kids[f.next++];
+        const int st = state[k];
+        if (st == 1) return true;
+        if (st == 0) {
+          state[k] = 1;
+          path.push_back({k, 0});
+        }
+      }
+    }
+    return false;
+  }
+  // Clears every child pointer of every value reachable from `roots`.
+  static void cut(const std::vector<ValuePtr>& roots) {
+    std::vector<ValuePtr> todo(roots.begin(), roots.end()), seen;
+    std::unordered_map<const Value*, bool> visited;
+    while (!todo.empty()) {
+      ValuePtr v = std::move(todo.back());
+      todo.pop_back();
+      if (!v || visited[v.get()]) continue;
+      visited[v.get()] = true;
+      for (const ValuePtr& k : v->items) todo.push_back(k);
+      for (const ValuePtr* k : {&v->callable, &v->args, &v->state}) todo.push_back(*k);
+      seen.push_back(v);
+    }
+    for (const ValuePtr& v : seen) {
+      v->items.clear();
+      v->callable.reset();
+      v->args.reset();
+      v->state.reset();
+    }
+  }
+  // Every value still alive: on the stack, in the memo, or kept alive only by a cycle.
+  static std::vector<ValuePtr> everything(const std::vector<std::weak_ptr<Value>>& created) {
+    std::vector<ValuePtr> all;
+    for (const auto& w : created)
+      if (ValuePtr v = w.lock()) all.push_back(std::move(v));
+    return all;
+  }
+
+ private:
+  static std::vector<const Value*> children(const Value& v) {
+    std::vector<const Value*> out;
+    for (const ValuePtr& k : v.items)
+      if (k) out.push_back(k.get());
+    for (const ValuePtr* k : {&v.callable, &v.args, &v.state})
+      if (*k) out.push_back(k->get());
+    return out;
+  }
+};
+
 }  // namespace
 
 ValuePtr load(const std::string& bytes, const std::string& what) {
-  try {
-    return Unpickler(bytes, what).run();
-  } catch (const std::logic_error& e) {  // std::stoll on a malformed text opcode
-    DISMAX_FAIL(what, ": malformed pickle (", e.what(), ")");
+  std::vector<std::weak_ptr<Value>> created;
+  struct Registry {
+    explicit Registry(std::vector<std::weak_ptr<Value>>* r) { created_values = r; }
+    ~Registry() { created_values = nullptr; }
+  } registry(&created);
+  ValuePtr result;
+  {
+    Unpickler u(bytes, what);
+    try {
+      result = u.run();
+    } catch (const std::logic_error& e) {  // std::stoll on a malformed text opcode
+      CycleBreaker::cut(CycleBreaker::everything(created));
+      DISMAX_FAIL(what, ": malformed pickle (", e.what(), ")");
+    } catch (...) {
+      CycleBreaker::cut(CycleBreaker::everything(created));
+      throw;
+    }
   }
+  const std::vector<ValuePtr> alive = CycleBreaker::everything(created);
+  if (CycleBreaker::has_cycle(alive)) {
+    CycleBreaker::cut(alive);
+    DISMAX_FAIL(what, ": the pickle holds a value that contains itself (not a data file)");
+  }
+  return result;
 }
 
 NumpyBytes as_uint8_array(const Value& v, const std::string& what) {

@@ -155,9 +155,10 @@ T Tensor::item() const {
   DISMAX_CHECK(numel() == 1, "item: expected one element, got ", describe());
   return to_vector<T>()[0];
 }
-template float Tensor::item() const;
-template double Tensor::item() const;
-template int64_t Tensor::item() const;
+// "item<T>" spelled out: clang reads a plain "item()" as the non-template double overload.
+template float Tensor::item<float>() const;
+template double Tensor::item<double>() const;
+template int64_t Tensor::item<int64_t>() const;
 
 // ---- views and copies
 

@@ -25,11 +25,13 @@ std::string first_non_finite(const NamedTensors& tensors) {
   // x * 0 is 0 for every finite x and NaN for NaN and +-inf: one sum per tensor says whether it is finite.
   auto probe = [](const Tensor& t) { return sum(mul(t.detach(), Tensor::scalar(0.0, TensorOptions(t.dtype()).device(t.device())))); };
   std::vector<std::pair<Device, Tensor>> totals;  // one accumulated scalar per device, read back once
-  for (const auto& [name, t] : tensors) {
+  for (const auto& entry : tensors) {
+    const Tensor& t = entry.second;
     if (!t.defined() || !is_floating(t.dtype()) || t.numel() == 0) continue;
     Tensor p = probe(t).to(DType::Float64);
-    auto it = std::find_if(totals.begin(), totals.end(), [&](const auto& e) { return e.first == t.device(); });
-    if (it == totals.end()) totals.emplace_back(t.device(), p);
+    const Device device = t.device();
+    auto it = std::find_if(totals.begin(), totals.end(), [&](const auto& e) { return e.first == device; });
+    if (it == totals.end()) totals.emplace_back(device, p);
     else it->second = it->second + p;
   }
   bool finite = true;

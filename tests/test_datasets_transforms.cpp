@@ -88,7 +88,8 @@ TEST_CASE("datasets: resizing, centre crop and grey conversion match PIL / torch
       {"resize20_center15", run_step(center_crop(15), run_step(resize_shorter(20), src))},
       {"center_crop_20_of_17x13", run_step(center_crop(20), resize_bilinear(src, 17, 13))},
   };
-  for (const auto& [name, img] : ours) {
+  for (const auto& [name_, img] : ours) {
+    const std::string& name = name_;  // a plain variable: clang's C++17 lambdas cannot capture bindings
     INFO(name);
     REQUIRE(ref.images.count(name) == 1);
     const int d = max_diff(img, ref.images.at(name));
@@ -110,7 +111,8 @@ TEST_CASE("datasets: decoding matches PIL's convert(\"RGB\") (JPEG, CMYK and gre
                                                               {"pil_grey.png", "grey_png", 0},
                                                               {"pil_cmyk.jpg", "cmyk_jpg", 1},
                                                               {"pil_grey.jpg", "grey_jpg", 0}}) {
-    INFO(file);
+    const std::string& file_name = file;  // a plain variable: clang's C++17 lambdas cannot capture bindings
+    INFO(file_name);
     const Image img = read_image(DISMAX_FIXTURE_DIR "/" + file);
     const int d = max_diff(img, ref.images.at(name));
     MESSAGE(file << ": largest difference from PIL " << d);

@@ -43,9 +43,12 @@ void check_ood_fields(const OodMetrics& m, const std::string& name, double tol) 
                                                               {"sklearn_aupr_in", m.sklearn_aupr_in},
                                                               {"sklearn_aupr_out", m.sklearn_aupr_out},
                                                               {"tpr_at_fpr5", m.tpr_at_fpr5}};
-  for (const auto& [field, actual] : fields)
+  for (const auto& entry : fields) {  // (no structured binding: clang's C++17 lambdas cannot capture one)
+    const auto& field = entry.first;
+    const auto& actual = entry.second;
     CHECK_MESSAGE(actual == doctest::Approx(value(name + "." + field)).epsilon(tol),
                   name << "." << field << " = " << actual << ", reference " << value(name + "." + field));
+  }
 }
 
 }  // namespace

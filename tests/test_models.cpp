@@ -65,7 +65,8 @@ TEST_CASE("parameter names follow the PyTorch state_dict") {
 TEST_CASE("initialisation follows SPEC §3") {
   Generator gen(0);
   auto model = make_model("resnet34", 10, gen);
-  for (auto& [name, t] : model->named_parameters()) {
+  for (auto& [name_, t] : model->named_parameters()) {
+    const std::string& name = name_;  // a plain variable: clang's C++17 lambdas cannot capture bindings
     if (name.find("bn2.weight") != std::string::npos && name.rfind("layer", 0) == 0) {
       CAPTURE(name);
       CHECK(sum(abs(t)).item() == 0.0);  // zero-init residual branch
@@ -92,7 +93,8 @@ TEST_CASE("every model runs forward and backward on a small batch, train and eva
     Tensor y = model->forward(x);
     CHECK(y.sizes() == Shape{2, 7});
     sum(y).backward();
-    for (auto& [pname, p] : model->named_parameters()) {
+    for (auto& [pname_, p] : model->named_parameters()) {
+      const std::string& pname = pname_;  // a plain variable: clang's C++17 lambdas cannot capture bindings
       CAPTURE(pname);
       CHECK(p.grad().defined());
     }

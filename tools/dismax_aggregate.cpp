@@ -3,6 +3,7 @@
 // the paper's Table 2: accuracy, ECE after calibration, and AUROC / AUPR-out per OOD set for the loss's
 // recommended score (MPS for SoftMax, ES for IsoMax, MDS for IsoMax+, MMLES for DisMax) or --score.
 #include <CLI/CLI.hpp>
+#include <new>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -75,6 +76,7 @@ int main(int argc, char** argv) {
           DISMAX_FAIL(entry.path().string(), ": not valid JSON (", e.what(), ")");
         }
         ++files;
+        try {
         const std::string loss = j.value("loss", "?");
         Group& g = groups[{j.value("dataset", "?"), j.value("model", "?"), loss}];
         ++g.runs;
@@ -88,6 +90,9 @@ int main(int argc, char** argv) {
             g.auroc[it.key()].v.push_back(it.value()[g.score].at("auroc").get<double>());
             g.aupr_out[it.key()].v.push_back(it.value()[g.score].at("aupr_out").get<double>());
           }
+        } catch (const nlohmann::json::exception& e) {
+          DISMAX_FAIL(entry.path().string(), ": not a dismax-eval results.json (", e.what(), ")");
+        }
       }
     }
     DISMAX_CHECK(files > 0, "no results.json found under the given folders");
@@ -110,6 +115,9 @@ int main(int argc, char** argv) {
     std::printf("%s", md.str().c_str());
     if (!out_path.empty()) write_file_atomically(out_path, md.str());
     return 0;
+  } catch (const std::bad_alloc&) {
+    std::fprintf(stderr, "%s: error: out of memory (try a smaller --batch-size, model or dataset)\n", "dismax-aggregate");
+    return 1;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "dismax-aggregate: error: %s\n", e.what());
     return 1;

@@ -2,6 +2,7 @@
 // OOD detection (TNR at TPR 95, AUROC, detection accuracy, AUPR-in, AUPR-out, FPR at TPR 95) for every OOD
 // set and score. Writes results.json, per-sample scores, logits, results.md and plots into --out.
 #include <CLI/CLI.hpp>
+#include <new>
 
 #include "datasets/image.h"
 #include <cstdio>
@@ -51,6 +52,8 @@ int main(int argc, char** argv) {
   }
   try {
     set_max_image_pixels(max_pixels);
+    DISMAX_CHECK(!o.checkpoint.empty(), "--checkpoint must name a file");
+    DISMAX_CHECK(!o.out.empty(), "--out must name a folder");
     DISMAX_CHECK(batch_option->count() == 0 || o.batch_size >= 1,
                  "--batch-size must be >= 1 (leave it out for the training batch size), got ", o.batch_size);
     DISMAX_CHECK(o.max_samples >= 0, "--max-samples must be >= 0 (0 = all), got ", o.max_samples);
@@ -60,6 +63,9 @@ int main(int argc, char** argv) {
     evaluate(o);
     std::printf("results in %s/results.json, %s/results.md\n", o.out.c_str(), o.out.c_str());
     return 0;
+  } catch (const std::bad_alloc&) {
+    std::fprintf(stderr, "%s: error: out of memory (try a smaller --batch-size, model or dataset)\n", "dismax-eval");
+    return 1;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "dismax-eval: error: %s\n", e.what());
     return 1;

@@ -1,6 +1,7 @@
 // dismax-train: trains an image classifier with SoftMax, IsoMax, IsoMax+ or DisMax (+FPR). Defaults
 // reproduce the paper's recipe (SPEC §5); see --help.
 #include <CLI/CLI.hpp>
+#include <new>
 #include <cstdio>
 #include <sstream>
 
@@ -121,6 +122,9 @@ int main(int argc, char** argv) {
                 outcome.interrupted ? "interrupted" : "finished", static_cast<long>(outcome.epochs_done),
                 outcome.best_valid_accuracy, static_cast<long>(outcome.best_epoch), c.out.c_str());
     return outcome.interrupted ? 130 : 0;
+  } catch (const std::bad_alloc&) {
+    std::fprintf(stderr, "%s: error: out of memory (try a smaller --batch-size, model or dataset)\n", "dismax-train");
+    return 1;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "dismax-train: error: %s\n", e.what());
     return 1;

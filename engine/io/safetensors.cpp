@@ -86,8 +86,9 @@ const Tensor& TensorFile::at(const std::string& name) const {
   DISMAX_FAIL(source, ": no tensor named '", name, "'");
 }
 
-TensorFile load_safetensors(const std::string& path) {
-  const std::string bytes = read_all(path);
+TensorFile load_safetensors(const std::string& path) { return parse_safetensors(read_all(path), path); }
+
+TensorFile parse_safetensors(const std::string& bytes, const std::string& path) {
   DISMAX_CHECK(bytes.size() >= 8, path, ": not a safetensors file (", bytes.size(), " bytes, truncated)");
   uint64_t header_len = 0;
   for (int i = 7; i >= 0; --i) header_len = (header_len << 8) | static_cast<unsigned char>(bytes[i]);

@@ -26,6 +26,8 @@ struct TensorFile {
 // unknown dtype, offsets outside the data or not matching the shape) throws dismax::Error naming the file
 // and, where it applies, the tensor.
 TensorFile load_safetensors(const std::string& path);
+// The same on bytes already in memory; `source` names them in errors (and in TensorFile::source).
+TensorFile parse_safetensors(const std::string& bytes, const std::string& source);
 
 // The metadata alone (reads the header, not the data); the same checks of the header as load_safetensors.
 std::map<std::string, std::string> load_safetensors_metadata(const std::string& path);

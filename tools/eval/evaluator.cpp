@@ -132,7 +132,15 @@ std::string evaluate(const EvalOptions& o) {
   const Metadata& meta = loaded.metadata;
   TrainConfig train_config;
   const bool has_config = meta.count("config") > 0;
-  if (has_config) train_config = TrainConfig::from_json(nlohmann::json::parse(meta.at("config")), o.checkpoint);
+  if (has_config) {
+    nlohmann::json config;
+    try {
+      config = nlohmann::json::parse(meta.at("config"));
+    } catch (const nlohmann::json::exception& e) {
+      DISMAX_FAIL(o.checkpoint, ": metadata 'config' is not valid JSON (", e.what(), ")");
+    }
+    train_config = TrainConfig::from_json(config, o.checkpoint);
+  }
   const std::string dataset = !o.dataset.empty() ? o.dataset
                               : meta.count("dataset") ? meta.at("dataset")
                                                       : "";

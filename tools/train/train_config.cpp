@@ -41,6 +41,7 @@ void TrainConfig::validate() const {
   DISMAX_CHECK(train_subset >= 0, "--train-subset must be >= 0 (0 = all), got ", train_subset);
   DISMAX_CHECK(log_every >= 0, "--log-every must be >= 0, got ", log_every);
   DISMAX_CHECK(!out.empty(), "--out must name a folder");
+  DISMAX_CHECK(!data_dir.empty(), "--data-dir must name a folder");
 }
 
 nlohmann::json TrainConfig::to_json() const {

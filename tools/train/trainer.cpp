@@ -234,7 +234,13 @@ TrainOutcome train(TrainConfig config, bool resume, int64_t extend_epochs) {
     }
     DISMAX_CHECK(start_epoch < config.epochs, "--resume: ", paths.out.string(), " has finished all ", config.epochs,
                  " epochs; pass --epochs N with N > ", config.epochs, " to train it further");
-    if (start_batch > 0) train_stats = EpochStats::from_state(nlohmann::json::parse(state.at("train_stats")));
+    if (start_batch > 0) {
+      try {
+        train_stats = EpochStats::from_state(nlohmann::json::parse(state.at("train_stats")));
+      } catch (const std::exception& e) {
+        DISMAX_FAIL(source, ": its training state's 'train_stats' is unreadable (", e.what(), ")");
+      }
+    }
     std::fprintf(stderr, "resuming %s at epoch %ld, batch %ld\n", paths.out.string().c_str(),
                  static_cast<long>(start_epoch + 1), static_cast<long>(start_batch));
   } else {
