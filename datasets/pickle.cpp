@@ -405,58 +405,48 @@ std::vector<int64_t> ints_of(const ValuePtr& v, const std::string& what) {
 // that nothing leaks (found by fuzzing).
 class CycleBreaker {
  public:
-  // Whether any value reachable from `roots` reaches itself.
-  static bool has_cycle(const std::vector<ValuePtr>& roots) {
+  // Whether any of `values` reaches itself (iterative depth-first search, each value and edge visited once).
+  static bool has_cycle(const std::vector<ValuePtr>& values) {
     std::unordered_map<const Value*, int> state;  // 1 = on the current path, 2 = done
     struct Frame {
       const Value* v;
       size_t next;
     };
-    for (const ValuePtr& root : roots) {
-      if (!root || state[root.get()] == 2) continue;
+    for (const ValuePtr& root : values) {
+      if (!root || state[root.get()] != 0) continue;
       std::vector<Frame> path{{root.get(), 0}};
       state[root.get()] = 1;
       while (!path.empty()) {
         Frame& f = path.back();
-        const std::vector<const Value*> kids = children(*f.v);
-        if (f.next == kids.size()) {
+        if (f.next == child_count(*f.v)) {
           state[f.v] = 2;
           path.pop_back();
           continue;
         }
-        const Value* k = kids[f.next++];
-        const int st = state[k];
+        const Value* k = child(*f.v, f.next++);
+        if (k == nullptr) continue;
+        int& st = state[k];
         if (st == 1) return true;
         if (st == 0) {
-          state[k] = 1;
+          st = 1;
           path.push_back({k, 0});
         }
       }
     }
     return false;
   }
-  // Clears every child pointer of every value reachable from `roots`.
-  static void cut(const std::vector<ValuePtr>& roots) {
-    std::vector<ValuePtr> todo(roots.begin(), roots.end()), seen;
-    std::unordered_map<const Value*, bool> visited;
-    while (!todo.empty()) {
-      ValuePtr v = std::move(todo.back());
-      todo.pop_back();
-      if (!v || visited[v.get()]) continue;
-      visited[v.get()] = true;
-      for (const ValuePtr& k : v->items) todo.push_back(k);
-      for (const ValuePtr* k : {&v->callable, &v->args, &v->state}) todo.push_back(*k);
-      seen.push_back(v);
-    }
-    for (const ValuePtr& v : seen) {
+  // Drops every child pointer of `values`: with all of them cleared, no cycle among them survives.
+  static void cut(const std::vector<ValuePtr>& values) {
+    for (const ValuePtr& v : values) {
       v->items.clear();
       v->callable.reset();
       v->args.reset();
       v->state.reset();
     }
   }
-  // Every value still alive: on the stack, in the memo, or kept alive only by a cycle.
-  static std::vector<ValuePtr> everything(const std::vector<std::weak_ptr<Value>>& created) {
+  // Every value load() created that is still alive: on the stack, in the memo, in the result, or kept
+  // alive only by a cycle.
+  static std::vector<ValuePtr> alive(const std::vector<std::weak_ptr<Value>>& created) {
     std::vector<ValuePtr> all;
     for (const auto& w : created)
       if (ValuePtr v = w.lock()) all.push_back(std::move(v));
@@ -464,13 +454,11 @@ class CycleBreaker {
   }
 
  private:
-  static std::vector<const Value*> children(const Value& v) {
-    std::vector<const Value*> out;
-    for (const ValuePtr& k : v.items)
-      if (k) out.push_back(k.get());
-    for (const ValuePtr* k : {&v.callable, &v.args, &v.state})
-      if (*k) out.push_back(k->get());
-    return out;
+  static size_t child_count(const Value& v) { return v.items.size() + 3; }
+  static const Value* child(const Value& v, size_t i) {
+    if (i < v.items.size()) return v.items[i].get();
+    const ValuePtr* tail[] = {&v.callable, &v.args, &v.state};
+    return tail[i - v.items.size()]->get();
   }
 };
 
@@ -488,14 +476,14 @@ ValuePtr load(const std::string& bytes, const std::string& what) {
     try {
       result = u.run();
     } catch (const std::logic_error& e) {  // std::stoll on a malformed text opcode
-      CycleBreaker::cut(CycleBreaker::everything(created));
+      CycleBreaker::cut(CycleBreaker::alive(created));
       DISMAX_FAIL(what, ": malformed pickle (", e.what(), ")");
     } catch (...) {
-      CycleBreaker::cut(CycleBreaker::everything(created));
+      CycleBreaker::cut(CycleBreaker::alive(created));
       throw;
     }
   }
-  const std::vector<ValuePtr> alive = CycleBreaker::everything(created);
+  const std::vector<ValuePtr> alive = CycleBreaker::alive(created);
   if (CycleBreaker::has_cycle(alive)) {
     CycleBreaker::cut(alive);
     DISMAX_FAIL(what, ": the pickle holds a value that contains itself (not a data file)");

@@ -166,9 +166,7 @@ LoadedModel load_model(const std::string& path) {
                numbers, " numbers");
   out.criterion = attach_loss(*out.model, out.loss, gen);
   // The weights only (a resumable checkpoint also holds the optimizer's state), all finite.
-  NamedTensors state;
-  for (const auto& entry : file.tensors)
-    if (entry.first.rfind(kTrainingStatePrefix, 0) != 0) state.push_back(entry);
+  NamedTensors state = weights_of(file);
   // Optional tensors keep their defaults when a checkpoint lacks them (ORIG heads have no temperature).
   const std::string head = out.model->head_name() + ".";
   for (const char* optional : {"temperature", "validationset_available", "precomputed_thresholds"}) {

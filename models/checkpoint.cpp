@@ -50,20 +50,34 @@ std::string first_non_finite(const Module& module) {
   return first_non_finite(checked);
 }
 
-void save_checkpoint(const std::string& path, const Module& module, Metadata metadata) {
-  const NamedTensors state = module.state_dict();
+namespace {
+// What every checkpoint write starts from: the module's finite state, and the engine's version in the metadata.
+NamedTensors writable_state(const std::string& path, const Module& module, Metadata& metadata) {
   const std::string bad = first_non_finite(module);
   DISMAX_CHECK(bad.empty(), "not writing ", path, ": parameter '", bad, "' holds NaN or infinite values");
   metadata["engine_version"] = engine_version();
   metadata["git_revision"] = git_revision();
+  return module.state_dict();
+}
+}  // namespace
+
+void save_checkpoint(const std::string& path, const Module& module, Metadata metadata) {
+  const NamedTensors state = writable_state(path, module, metadata);
   save_safetensors(path, state, metadata);
 }
 
-Metadata load_checkpoint(const std::string& path, Module& module, const std::string& head_name, bool strict) {
-  const TensorFile file = load_safetensors(path);
-  NamedTensors state;
+NamedTensors weights_of(const TensorFile& file) {
+  NamedTensors weights;
   for (const auto& entry : file.tensors)
-    if (entry.first.rfind(kTrainingStatePrefix, 0) != 0) state.push_back(entry);
+    if (entry.first.rfind(kTrainingStatePrefix, 0) != 0) weights.push_back(entry);
+  return weights;
+}
+
+namespace {
+
+void load_weights(const TensorFile& file, Module& module, const std::string& head_name, bool strict) {
+  const std::string& path = file.source;
+  NamedTensors state = weights_of(file);
   if (!head_name.empty()) {
     // The original library renamed some heads (WRN: `linear`); map them onto ours.
     bool has_head = false;
@@ -76,6 +90,13 @@ Metadata load_checkpoint(const std::string& path, Module& module, const std::str
   module.load_state_dict(state, strict, path);
   const std::string bad = first_non_finite(module);
   DISMAX_CHECK(bad.empty(), path, ": tensor '", bad, "' holds NaN or infinite values (a diverged run?)");
+}
+
+}  // namespace
+
+Metadata load_checkpoint(const std::string& path, Module& module, const std::string& head_name, bool strict) {
+  const TensorFile file = load_safetensors(path);
+  load_weights(file, module, head_name, strict);
   return file.metadata;
 }
 
@@ -120,14 +141,10 @@ Metadata load_training_state(const std::string& path, SGD& optimizer, const std:
 
 void save_resumable_checkpoint(const std::string& path, const Module& module, Metadata metadata, const SGD& optimizer,
                                int64_t epoch, const std::vector<GeneratorSlot>& generators, Metadata extra) {
-  NamedTensors tensors = module.state_dict();
-  const std::string bad = first_non_finite(module);
-  DISMAX_CHECK(bad.empty(), "not writing ", path, ": parameter '", bad, "' holds NaN or infinite values");
-  for (const auto& [name, t] : optimizer.state()) tensors.emplace_back(kTrainingStatePrefix + name, t);
   for (const auto& [key, value] : training_state_metadata(optimizer, epoch, generators, std::move(extra)))
     metadata[kTrainingStatePrefix + key] = value;
-  metadata["engine_version"] = engine_version();
-  metadata["git_revision"] = git_revision();
+  NamedTensors tensors = writable_state(path, module, metadata);
+  for (const auto& [name, t] : optimizer.state()) tensors.emplace_back(kTrainingStatePrefix + name, t);
   save_safetensors(path, tensors, metadata);
 }
 
@@ -137,9 +154,10 @@ bool is_resumable_checkpoint(const Metadata& metadata) {
 
 Metadata load_resumable_checkpoint(const std::string& path, Module& module, SGD& optimizer,
                                    const std::vector<GeneratorSlot>& generators) {
-  const Metadata all = load_checkpoint(path, module);
+  const TensorFile file = load_safetensors(path);  // read once: the weights and the state
+  const Metadata& all = file.metadata;
   DISMAX_CHECK(is_resumable_checkpoint(all), path, ": not a resumable checkpoint (no training state in it)");
-  const TensorFile file = load_safetensors(path);
+  load_weights(file, module, "", true);
   NamedTensors tensors;
   const std::string prefix = kTrainingStatePrefix;
   for (const auto& [name, t] : file.tensors)

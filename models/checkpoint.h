@@ -32,6 +32,9 @@ Metadata load_checkpoint(const std::string& path, Module& module, const std::str
 // Names of the training state's tensors and metadata keys inside a resumable checkpoint.
 inline constexpr const char* kTrainingStatePrefix = "training_state.";
 
+// The module weights of a checkpoint file: everything but the training state.
+NamedTensors weights_of(const TensorFile& file);
+
 struct GeneratorSlot {
   std::string name;
   Generator* generator;

@@ -41,6 +41,19 @@ std::string read_all(const std::string& path) {
   return bytes;
 }
 
+// The "__metadata__" string map of a parsed header (empty when absent).
+std::map<std::string, std::string> metadata_of(const nlohmann::json& header, const std::string& path) {
+  std::map<std::string, std::string> metadata;
+  if (!header.contains("__metadata__")) return metadata;
+  const nlohmann::json& entry = header["__metadata__"];
+  DISMAX_CHECK(entry.is_object(), path, ": __metadata__ is not an object");
+  for (auto m = entry.begin(); m != entry.end(); ++m) {
+    DISMAX_CHECK(m.value().is_string(), path, ": metadata value for '", m.key(), "' is not a string");
+    metadata[m.key()] = m.value().get<std::string>();
+  }
+  return metadata;
+}
+
 }  // namespace
 
 std::map<std::string, std::string> load_safetensors_metadata(const std::string& path) {
@@ -64,16 +77,7 @@ std::map<std::string, std::string> load_safetensors_metadata(const std::string& 
     DISMAX_FAIL(path, ": header is not valid JSON (", e.what(), ")");
   }
   DISMAX_CHECK(header.is_object(), path, ": header is not a JSON object");
-  std::map<std::string, std::string> metadata;
-  if (header.contains("__metadata__")) {
-    const nlohmann::json& entry = header["__metadata__"];
-    DISMAX_CHECK(entry.is_object(), path, ": __metadata__ is not an object");
-    for (auto m = entry.begin(); m != entry.end(); ++m) {
-      DISMAX_CHECK(m.value().is_string(), path, ": metadata value for '", m.key(), "' is not a string");
-      metadata[m.key()] = m.value().get<std::string>();
-    }
-  }
-  return metadata;
+  return metadata_of(header, path);
 }
 
 bool TensorFile::contains(const std::string& name) const {
@@ -107,18 +111,12 @@ TensorFile parse_safetensors(const std::string& bytes, const std::string& path) 
 
   TensorFile file;
   file.source = path;
+  file.metadata = metadata_of(header, path);
   std::vector<std::pair<uint64_t, std::pair<std::string, Tensor>>> ordered;
   for (auto it = header.begin(); it != header.end(); ++it) {
     const std::string& name = it.key();
     const nlohmann::json& entry = it.value();
-    if (name == "__metadata__") {
-      DISMAX_CHECK(entry.is_object(), path, ": __metadata__ is not an object");
-      for (auto m = entry.begin(); m != entry.end(); ++m) {
-        DISMAX_CHECK(m.value().is_string(), path, ": metadata value for '", m.key(), "' is not a string");
-        file.metadata[m.key()] = m.value().get<std::string>();
-      }
-      continue;
-    }
+    if (name == "__metadata__") continue;
     DISMAX_CHECK(entry.is_object() && entry.contains("dtype") && entry.contains("shape") &&
                      entry.contains("data_offsets"),
                  path, ": tensor '", name, "' needs dtype, shape and data_offsets");
