@@ -10,6 +10,7 @@
 #include <string>
 
 #include "datasets/file_io.h"
+#include "datasets/image_header.h"
 #include "engine/error.h"
 
 #ifdef DISMAX_WITH_OPENCV
@@ -300,60 +301,21 @@ std::string bomb_message(uint64_t width, uint64_t height) {
                         " (a decompression bomb?); raise it with --max-image-pixels");
 }
 
-uint32_t be32(const uint8_t* p) { return uint32_t{p[0]} << 24 | uint32_t{p[1]} << 16 | uint32_t{p[2]} << 8 | p[3]; }
-uint32_t le32(const uint8_t* p) { return uint32_t{p[3]} << 24 | uint32_t{p[2]} << 16 | uint32_t{p[1]} << 8 | p[0]; }
-uint32_t le16(const uint8_t* p) { return uint32_t{p[1]} << 8 | p[0]; }
-uint32_t le24(const uint8_t* p) { return uint32_t{p[2]} << 16 | uint32_t{p[1]} << 8 | p[0]; }
-
-// The size a PNG, GIF, BMP, WebP (extended) or binary PNM header declares, read before any decoder
-// allocates for it; false for other formats (JPEG is checked by its own path, the rest by OpenCV's limit).
-bool declared_size(const uint8_t* d, size_t n, uint64_t& width, uint64_t& height) {
-  if (n >= 24 && std::memcmp(d, "\x89PNG\r\n\x1a\n", 8) == 0 && std::memcmp(d + 12, "IHDR", 4) == 0) {
-    width = be32(d + 16), height = be32(d + 20);
-    return true;
-  }
-  if (n >= 10 && (std::memcmp(d, "GIF87a", 6) == 0 || std::memcmp(d, "GIF89a", 6) == 0)) {
-    width = le16(d + 6), height = le16(d + 8);
-    return true;
-  }
-  if (n >= 26 && d[0] == 'B' && d[1] == 'M') {
-    const uint32_t header = le32(d + 14);
-    if (header == 12) {
-      width = le16(d + 18), height = le16(d + 20);
-    } else {
-      width = static_cast<uint64_t>(std::abs(static_cast<int64_t>(static_cast<int32_t>(le32(d + 18)))));
-      height = static_cast<uint64_t>(std::abs(static_cast<int64_t>(static_cast<int32_t>(le32(d + 22)))));
-    }
-    return true;
-  }
-  if (n >= 30 && std::memcmp(d, "RIFF", 4) == 0 && std::memcmp(d + 8, "WEBPVP8X", 8) == 0) {
-    width = uint64_t{le24(d + 24)} + 1, height = uint64_t{le24(d + 27)} + 1;
-    return true;
-  }
-  if (n >= 3 && d[0] == 'P' && d[1] >= '1' && d[1] <= '6') {  // "P6 <width> <height> ..." (comments aside)
-    uint64_t values[2] = {0, 0};
-    size_t i = 2;
-    for (uint64_t& v : values) {
-      while (i < n && (std::isspace(d[i]) || d[i] == '#')) {
-        if (d[i] == '#')
-          while (i < n && d[i] != '\n') ++i;
-        else
-          ++i;
-      }
-      if (i >= n || !std::isdigit(d[i])) return false;
-      while (i < n && std::isdigit(d[i]) && v < (uint64_t{1} << 40)) v = v * 10 + (d[i++] - '0');
-    }
-    width = values[0], height = values[1];
-    return true;
-  }
-  return false;
-}
-
-// Before any other decoding: the declared size must be within the limit.
-void check_declared_size(const uint8_t* data, size_t size, const std::string& what) {
-  uint64_t width = 0, height = 0;
-  if (declared_size(data, size, width, height) && too_many_pixels(width, height))
-    DISMAX_FAIL("cannot decode image ", what, ": ", bomb_message(width, height));
+// Before any decoder runs: a format an image folder holds, a header that reads, a size within the limit.
+// Returns the format.
+ImageFormat check_header(const uint8_t* data, size_t size, const std::string& what) {
+  const ImageFormat format = image_format_of(data, size);
+  // OpenCV's other decoders (JPEG 2000, OpenEXR, Radiance, Sun raster and, through GDAL, formats that
+  // name other files or URLs) are attack surface no dataset needs.
+  DISMAX_CHECK(format != ImageFormat::kUnsupported, "cannot decode image ", what,
+               ": not a JPEG, PNG, BMP, PPM/PGM, TIFF or WebP file (by its first bytes)");
+  if (format == ImageFormat::kJpeg) return format;  // libjpeg reads its header, then decode_jpeg checks
+  DeclaredSize declared;
+  DISMAX_CHECK(declared_image_size(format, data, size, declared), "cannot decode image ", what, ": malformed ",
+               image_format_name(format), " header");
+  if (too_many_pixels(declared.width, declared.height))
+    DISMAX_FAIL("cannot decode image ", what, ": ", bomb_message(declared.width, declared.height));
+  return format;
 }
 
 }  // namespace
@@ -477,7 +439,7 @@ Image decode_jpeg(const uint8_t* data, size_t size, const std::string& what) {
 Image decode_image(const uint8_t* data, size_t size, const std::string& what) {
 #ifdef DISMAX_WITH_OPENCV
   DISMAX_CHECK(size > 0, "cannot decode image ", what, ": the file is empty");
-  if (size >= 2 && data[0] == 0xFF && data[1] == 0xD8) {
+  if (check_header(data, size, what) == ImageFormat::kJpeg) {
     // libjpeg pads a truncated JPEG with grey and only warns; PIL refuses it, and so do we.
     bool has_end = false;
     for (size_t i = size - 1; i >= 3 && !has_end; --i) has_end = data[i - 1] == 0xFF && data[i] == 0xD9;
@@ -486,14 +448,8 @@ Image decode_image(const uint8_t* data, size_t size, const std::string& what) {
     return decode_jpeg(data, size, what);
 #endif
   }
-  check_declared_size(data, size, what);
-  // OpenCV's own limit backs ours up for the formats read above neither here nor by libjpeg (TIFF, ...).
-  // It reads the variable once, at its first decode.
-  static const bool opencv_limit_set = [] {
-    if (max_pixels.load() > 0) setenv("OPENCV_IO_MAX_IMAGE_PIXELS", std::to_string(max_pixels.load()).c_str(), 0);
-    return true;
-  }();
-  (void)opencv_limit_set;
+  // OpenCV's own pixel limit (OPENCV_IO_MAX_IMAGE_PIXELS, 2^30 by default) is read when its library
+  // loads, too early for --max-image-pixels to set it: check_header is the guard.
   DISMAX_CHECK(size <= static_cast<size_t>(INT32_MAX), "cannot decode image ", what, ": file of ", size,
                " bytes is too large");
   cv::Mat decoded;

@@ -58,7 +58,8 @@ int64_t max_image_pixels();
 bool image_decoding_available();
 // Decodes JPEG/PNG/BMP/PPM/TIFF/WebP bytes to RGB (grey, palette and CMYK converted, alpha dropped, EXIF
 // orientation ignored, like PIL's convert("RGB")). A JPEG without its end marker counts as truncated.
-// Throws dismax::Error naming `what` (the path) on corrupt or truncated data.
+// Any other format (told by the first bytes, not the name) is refused before a decoder sees it.
+// Throws dismax::Error naming `what` (the path) on corrupt, truncated or unsupported data.
 Image decode_image(const uint8_t* data, size_t size, const std::string& what);
 Image read_image(const std::string& path);
 // Writes PNG/JPEG/... by the file extension (jpeg_quality for JPEG). For tests and tools.

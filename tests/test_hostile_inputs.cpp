@@ -69,6 +69,34 @@ TensorFile small_checkpoint(const fs::path& path) {
 
 }  // namespace
 
+TEST_CASE("only the image folders' formats reach a decoder; the rest of OpenCV's are refused by content") {
+  if (!image_decoding_available()) {
+    MESSAGE("skipped: built without OpenCV");
+    return;
+  }
+  const fs::path dir = scratch("decoders");
+  Image picture(5, 3, 3);
+  for (size_t i = 0; i < picture.pixels.size(); ++i) picture.pixels[i] = static_cast<uint8_t>(17 * i);
+  for (const char* name : {"a.png", "a.bmp", "a.ppm", "a.tiff", "a.webp", "a.jpg"}) {
+    CAPTURE(name);
+    write_image((dir / name).string(), picture);
+    const Image back = read_image((dir / name).string());
+    CHECK(back.width == 5);
+    CHECK(back.height == 3);
+  }
+  // The names lie: content decides. JPEG 2000, OpenEXR, Radiance HDR, a GDAL virtual dataset naming
+  // another file, GIF and Sun raster all stop before any decoder.
+  const std::string refused[] = {std::string("\0\0\0\x0cjP  \r\n\x87\n", 12), "\x76\x2f\x31\x01\x02\0\0\0",
+                                 "#?RADIANCE\nFORMAT=32-bit_rle_rgbe\n",
+                                 "<VRTDataset rasterXSize=\"1\"><SourceFilename>/etc/passwd</SourceFilename>",
+                                 "GIF89a\x01\0\x01\0\0\0\0;", "\x59\xa6\x6a\x95\0\0\0\x01"};
+  for (const std::string& bytes : refused) {
+    CAPTURE(bytes);
+    CHECK_THROWS_WITH(decode_image(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), "x.png"),
+                      doctest::Contains("x.png: not a JPEG, PNG, BMP, PPM/PGM, TIFF or WebP file"));
+  }
+}
+
 TEST_CASE("decompression bombs are refused before anything is allocated, and skipped in OOD folders") {
   if (!image_decoding_available()) {
     MESSAGE("skipped: built without OpenCV");

@@ -84,6 +84,23 @@ out("fuzz_image", "tiny.bmp", b"BM" + struct.pack("<IHHI", 54 + len(bmp_pixels),
 out("fuzz_image", "tiny.pgm", b"P5\n3 2\n255\n" + bytes([0, 64, 128, 192, 255, 32]))
 
 
+
+def tiff(width, height):
+    """Little-endian, uncompressed 8-bit RGB in one strip."""
+    pixels = bytes((i * 37) % 256 for i in range(3 * width * height))
+    entries = [(256, 3, 1, width), (257, 3, 1, height), (258, 3, 1, 8), (259, 3, 1, 1), (262, 3, 1, 2),
+               (273, 4, 1, 0), (277, 3, 1, 3), (278, 3, 1, height), (279, 4, 1, len(pixels))]
+    data_at = 8 + 2 + 12 * len(entries) + 4
+    directory = struct.pack("<H", len(entries)) + b"".join(
+        struct.pack("<HHII", tag, kind, count, data_at if tag == 273 else value)
+        for tag, kind, count, value in entries) + struct.pack("<I", 0)
+    return b"II*\0" + struct.pack("<I", 8) + directory + pixels
+
+
+out("fuzz_image", "rgb-4x3.tiff", tiff(4, 3))
+# opencv-5x3-lossless.webp (VP8L) was written by OpenCV's encoder (dismax::write_image) and is kept as committed.
+
+
 def png(width, height):
     def chunk(kind, body):
         return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body) & 0xffffffff)

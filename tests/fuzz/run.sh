@@ -55,7 +55,8 @@ for t in "${targets[@]}"; do
   fi
   printf '%-18s %10s %8s %10s  %s\n' "$t" "${runs:-?}" "${speed:-?}" "$added" "$result"
   if [ $rc -ne 0 ]; then
-    grep -E "ERROR|SUMMARY|runtime error|Test unit written" "$log" | head -n 10
+    # libFuzzer's own verdict (crash, leak, out-of-memory = exit 71, timeout = exit 70) and the sanitizers'
+    grep -E "==[0-9]+== ?ERROR|ERROR: libFuzzer|SUMMARY|runtime error|Test unit written|malloc\(" "$log" | head -n 10
   fi
   rm -rf "$work"
 done
