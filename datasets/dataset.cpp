@@ -9,6 +9,7 @@
 
 #include "engine/error.h"
 #include "engine/generator.h"
+#include "engine/ops.h"
 #include "engine/tensor.h"
 
 namespace dismax {

@@ -9,7 +9,7 @@
 #include <cstring>
 #include <string>
 
-#include "datasets/file_io.h"
+#include "engine/io/file.h"
 #include "datasets/image_header.h"
 #include "engine/error.h"
 
@@ -481,7 +481,7 @@ Image decode_image(const uint8_t* data, size_t size, const std::string& what) {
 
 Image read_image(const std::string& path) {
 #ifdef DISMAX_WITH_OPENCV
-  const std::string bytes = read_file_bytes(path, "image file");
+  const std::string bytes = read_whole_file(path, "image file");
   return decode_image(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), path);
 #else
   fail_without_opencv(path);

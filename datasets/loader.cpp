@@ -6,6 +6,7 @@
 
 #include "engine/error.h"
 #include "engine/generator.h"
+#include "engine/ops.h"
 
 namespace dismax {
 

@@ -4,7 +4,7 @@
 
 #include <cstring>
 
-#include "datasets/file_io.h"
+#include "engine/io/file.h"
 #include "engine/error.h"
 
 namespace dismax {
@@ -227,7 +227,7 @@ std::vector<double> MatArray::to_double() const {
 }
 
 std::vector<MatArray> read_mat_file(const std::string& path) {
-  const std::string file = read_file_bytes(path, "MAT-file");
+  const std::string file = read_whole_file(path, "MAT-file");
   const auto* bytes = reinterpret_cast<const uint8_t*>(file.data());
   const size_t size = file.size();
   DISMAX_CHECK(size >= 128, path, ": not a MATLAB level-5 MAT-file (", size,

@@ -6,7 +6,7 @@
 #include <filesystem>
 
 #include "datasets/dataset.h"
-#include "datasets/file_io.h"
+#include "engine/io/file.h"
 #include "datasets/mat_file.h"
 #include "datasets/pickle.h"
 #include "engine/error.h"
@@ -85,7 +85,7 @@ std::shared_ptr<ArrayDataset> read_cifar_binary(const std::vector<std::string>& 
   std::vector<uint8_t> pixels;
   std::vector<int64_t> labels;
   for (const auto& path : files) {
-    const std::string bytes = read_file_bytes(path, "CIFAR batch");
+    const std::string bytes = read_whole_file(path, "CIFAR batch");
     DISMAX_CHECK(!bytes.empty() && bytes.size() % record == 0, path, ": truncated or not a ", name,
                  " binary batch (", bytes.size(), " bytes is not a whole number of ", record,
                  "-byte records)");
@@ -111,7 +111,7 @@ std::shared_ptr<ArrayDataset> read_cifar_python(const std::vector<std::string>& 
   std::vector<uint8_t> pixels;
   std::vector<int64_t> labels;
   for (const auto& path : files) {
-    const pickle::ValuePtr root = pickle::load(read_file_bytes(path, "CIFAR batch"), path);
+    const pickle::ValuePtr root = pickle::load(read_whole_file(path, "CIFAR batch"), path);
     DISMAX_CHECK(root->kind == pickle::Value::Kind::Dict, path,
                  ": the pickle is not a dict (not a CIFAR batch)");
     const pickle::ValuePtr* data = root->find("data");

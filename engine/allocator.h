@@ -62,5 +62,8 @@ class Allocator {
 
 // The caching host allocator (64-byte aligned blocks, thread-safe).
 Allocator& cpu_allocator();
+// The allocator of `device`'s backend; throws when the device is not available. Defined with the backends
+// (engine/backend.cpp), so that storage needs nothing of the kernel seam.
+Allocator& device_allocator(Device device);
 
 }  // namespace dismax

@@ -41,6 +41,8 @@ const Backend& backend_for(Device device) {
 #endif
 }
 
+Allocator& device_allocator(Device device) { return *backend_for(device).allocator; }
+
 bool backend_available(DeviceType type) {
   if (type == DeviceType::CPU) return true;
 #ifdef DISMAX_WITH_CUDA

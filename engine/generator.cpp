@@ -1,6 +1,5 @@
 #include "engine/generator.h"
 
-#include "engine/tensor.h"
 
 namespace dismax {
 
@@ -43,15 +42,6 @@ uint64_t Generator::next_below(uint64_t bound) {
     }
   }
   return static_cast<uint64_t>(m >> 64);
-}
-
-Tensor randperm(int64_t n, Generator& gen) {
-  DISMAX_CHECK(n >= 0, "randperm: n must be >= 0, got ", n);
-  Tensor out = Tensor::empty({n}, DType::Int64);
-  int64_t* p = out.data<int64_t>();
-  for (int64_t i = 0; i < n; ++i) p[i] = i;
-  for (int64_t i = n - 1; i > 0; --i) std::swap(p[i], p[gen.next_below(static_cast<uint64_t>(i) + 1)]);
-  return out;
 }
 
 }  // namespace dismax

@@ -9,8 +9,6 @@
 
 namespace dismax {
 
-class Tensor;
-
 class Generator {
  public:
   explicit Generator(uint64_t seed = 0) : seed_(seed) {}
@@ -37,8 +35,5 @@ class Generator {
 // U[0,1) float from 24 random bits / double from 53 bits (two words).
 inline float u32_to_unit_float(uint32_t x) { return static_cast<float>(x >> 8) * (1.0f / 16777216.0f); }
 inline double u64_to_unit_double(uint64_t x) { return static_cast<double>(x >> 11) * (1.0 / 9007199254740992.0); }
-
-// A random permutation of 0..n-1 (int64, host), Fisher-Yates driven by `gen`.
-Tensor randperm(int64_t n, Generator& gen);
 
 }  // namespace dismax

@@ -119,7 +119,9 @@ Tensor index_select(const Tensor& x, int64_t dim, const std::vector<int64_t>& in
 Tensor roll(const Tensor& x, int64_t shift, int64_t dim, int64_t start, int64_t length);
 Tensor one_hot(const Tensor& labels, int64_t num_classes, DType dtype = DType::Float32);
 
-// ---- regularisation (ops/dropout.cpp)
+// ---- random draws (ops/random.cpp)
 Tensor dropout(const Tensor& x, double p, bool training, Generator& gen);
+// A random permutation of 0..n-1 (int64, host), Fisher-Yates driven by `gen`.
+Tensor randperm(int64_t n, Generator& gen);
 
 }  // namespace dismax

@@ -1,11 +1,9 @@
 #include "engine/storage.h"
 
-#include "engine/kernels.h"
-
 namespace dismax {
 
 Storage::Storage(size_t nbytes, Device device)
-    : ptr_(backend_for(device).allocator->allocate(nbytes, device.index)), nbytes_(nbytes), device_(device) {}
+    : ptr_(device_allocator(device).allocate(nbytes, device.index)), nbytes_(nbytes), device_(device) {}
 
 Storage::Storage(size_t nbytes, Allocator& pinned_host_allocator)
     : ptr_(pinned_host_allocator.allocate(nbytes, 0)), nbytes_(nbytes), device_(Device::cpu()), pinned_(true) {}

@@ -1,7 +1,7 @@
 // Tensor: a strided view (shape, strides, offset, dtype) of reference-counted device storage, plus the
 // autograd state PyTorch users expect (requires_grad, grad, grad_fn). Copying a Tensor copies the handle,
 // not the data. Differentiable operations are free functions in engine/ops.h; the methods here that
-// create views or copies forward to them.
+// compute forward to them or to the kernels (engine/ops/tensor_methods.cpp).
 #pragma once
 
 #include <cstdint>

@@ -14,7 +14,7 @@
 #include <sstream>
 
 #include "engine/error.h"
-#include "engine/io/safetensors.h"
+#include "engine/io/file.h"
 #include "losses/attach.h"
 #include "losses/scores.h"
 

@@ -7,7 +7,7 @@
 #include <limits>
 
 #include "engine/error.h"
-#include "engine/io/safetensors.h"
+#include "engine/io/file.h"
 
 namespace dismax {
 

@@ -5,7 +5,7 @@
 #include <unordered_set>
 
 #include "engine/autograd/node.h"
-#include "engine/ops.h"
+#include "engine/kernels.h"
 
 namespace dismax {
 
@@ -17,12 +17,21 @@ struct LaterFirst {
   }
 };
 
-void accumulate(std::vector<Tensor>& buffer, size_t index, Tensor grad) {
-  if (!buffer[index].defined()) {
-    buffer[index] = std::move(grad);
-  } else {
-    buffer[index] = add(buffer[index], grad);  // out of place: either side may be aliased elsewhere
+// a + b into a new tensor: out of place, as either side may be aliased elsewhere. Gradients meeting at one
+// input have its shape; one kernel call when they also share dtype and layout.
+Tensor sum_of(const Tensor& a, const Tensor& b) {
+  if (a.dtype() == b.dtype() && a.sizes() == b.sizes() && a.is_contiguous() && b.is_contiguous()) {
+    Tensor out = Tensor::empty_like(a);
+    DISMAX_KERNEL(a.device(), binary)(BinaryOp::Add, a, b, out, 1.0);
+    return out;
   }
+  Tensor out = a.clone();
+  out.add_(b);
+  return out;
+}
+
+void accumulate(std::vector<Tensor>& buffer, size_t index, Tensor grad) {
+  buffer[index] = buffer[index].defined() ? sum_of(buffer[index], grad) : std::move(grad);
 }
 
 }  // namespace

@@ -3,20 +3,11 @@
 #include <atomic>
 #include <limits>
 
-#include "engine/ops.h"
-
 namespace dismax {
 
 namespace {
-thread_local bool grad_mode = true;
 std::atomic<uint64_t> next_sequence_nr{0};
 }  // namespace
-
-bool grad_mode_enabled() { return grad_mode; }
-NoGradGuard::NoGradGuard() : previous_(grad_mode) { grad_mode = false; }
-NoGradGuard::~NoGradGuard() { grad_mode = previous_; }
-EnableGradGuard::EnableGradGuard() : previous_(grad_mode) { grad_mode = true; }
-EnableGradGuard::~EnableGradGuard() { grad_mode = previous_; }
 
 SavedTensor::SavedTensor(const Tensor& t) : was_defined_(t.defined()) {
   if (t.defined()) {
@@ -57,7 +48,7 @@ std::vector<Tensor> AccumulateGrad::apply(std::vector<Tensor>& grads) {
 }
 
 bool any_requires_grad(const std::vector<const Tensor*>& inputs) {
-  if (!grad_mode) return false;
+  if (!grad_mode_enabled()) return false;
   for (const Tensor* t : inputs)
     if (t != nullptr && t->defined() && t->requires_grad()) return true;
   return false;

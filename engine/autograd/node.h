@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/grad_mode.h"
 #include "engine/tensor.h"
 
 namespace dismax {
@@ -69,29 +70,6 @@ class AccumulateGrad : public Node {
 
  private:
   std::shared_ptr<TensorImpl> leaf_;
-};
-
-// Thread-local switch: inside a NoGradGuard no graph is recorded (evaluation, optimizer updates).
-bool grad_mode_enabled();
-class NoGradGuard {
- public:
-  NoGradGuard();
-  ~NoGradGuard();
-  NoGradGuard(const NoGradGuard&) = delete;
-  NoGradGuard& operator=(const NoGradGuard&) = delete;
-
- private:
-  bool previous_;
-};
-class EnableGradGuard {
- public:
-  EnableGradGuard();
-  ~EnableGradGuard();
-  EnableGradGuard(const EnableGradGuard&) = delete;
-  EnableGradGuard& operator=(const EnableGradGuard&) = delete;
-
- private:
-  bool previous_;
 };
 
 // True when grad mode is on and any of the inputs requires grad.

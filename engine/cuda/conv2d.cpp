@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "engine/cuda/common.cuh"
-#include "engine/autograd/node.h"
+#include "engine/grad_mode.h"
 #include "engine/cuda/conv_bias.h"
 #include "engine/cuda/conv_im2col.h"
 #include "engine/cuda/cuda_kernels.h"

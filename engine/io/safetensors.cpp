@@ -1,7 +1,7 @@
 #include "engine/io/safetensors.h"
 
-#include <fcntl.h>
-#include <unistd.h>
+#include "engine/io/file.h"
+
 
 #include <algorithm>
 #include <cerrno>
@@ -29,16 +29,6 @@ const char* code_of(DType dtype) {
   for (const auto& c : kCodes)
     if (c.dtype == dtype) return c.code;
   DISMAX_FAIL("safetensors: no code for dtype ", dtype_name(dtype));
-}
-
-std::string read_all(const std::string& path) {
-  std::error_code ec;
-  DISMAX_CHECK(!std::filesystem::is_directory(path, ec), path, ": is a folder, not a safetensors file");
-  std::ifstream in(path, std::ios::binary);
-  DISMAX_CHECK(in.good(), path, ": cannot open (", std::strerror(errno), ")");
-  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  DISMAX_CHECK(!in.bad(), path, ": read error");
-  return bytes;
 }
 
 // The "__metadata__" string map of a parsed header (empty when absent).
@@ -90,7 +80,7 @@ const Tensor& TensorFile::at(const std::string& name) const {
   DISMAX_FAIL(source, ": no tensor named '", name, "'");
 }
 
-TensorFile load_safetensors(const std::string& path) { return parse_safetensors(read_all(path), path); }
+TensorFile load_safetensors(const std::string& path) { return parse_safetensors(read_whole_file(path, "safetensors file"), path); }
 
 TensorFile parse_safetensors(const std::string& bytes, const std::string& path) {
   DISMAX_CHECK(bytes.size() >= 8, path, ": not a safetensors file (", bytes.size(), " bytes, truncated)");
@@ -170,41 +160,6 @@ TensorFile parse_safetensors(const std::string& bytes, const std::string& path) 
   DISMAX_CHECK(covered == data_size, path, ": ", data_size - covered, " trailing byte(s) after the last tensor's data");
   for (auto& [offset, entry] : ordered) file.tensors.push_back(std::move(entry));
   return file;
-}
-
-void write_file_atomically(const std::string& path, const std::string& bytes) {
-  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  DISMAX_CHECK(fd >= 0, path, ": cannot create temporary file ", tmp, " (", std::strerror(errno), ")");
-  size_t written = 0;
-  while (written < bytes.size()) {
-    const ssize_t n = ::write(fd, bytes.data() + written, bytes.size() - written);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      const int err = errno;
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      DISMAX_FAIL(path, ": write failed (", std::strerror(err), "); the previous file is untouched");
-    }
-    written += static_cast<size_t>(n);
-  }
-  if (::fsync(fd) != 0 || ::close(fd) != 0) {
-    const int err = errno;
-    ::unlink(tmp.c_str());
-    DISMAX_FAIL(path, ": flushing to disk failed (", std::strerror(err), "); the previous file is untouched");
-  }
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    const int err = errno;
-    ::unlink(tmp.c_str());
-    DISMAX_FAIL(path, ": rename failed (", std::strerror(err), "); the previous file is untouched");
-  }
-  const size_t slash = path.find_last_of('/');
-  const std::string dir = slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
-  const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) {
-    ::fsync(dfd);
-    ::close(dfd);
-  }
 }
 
 void save_safetensors(const std::string& path, const std::vector<std::pair<std::string, Tensor>>& tensors,

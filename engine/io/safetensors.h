@@ -38,7 +38,4 @@ std::map<std::string, std::string> load_safetensors_metadata(const std::string& 
 void save_safetensors(const std::string& path, const std::vector<std::pair<std::string, Tensor>>& tensors,
                       const std::map<std::string, std::string>& metadata = {});
 
-// Writes `bytes` to `path` atomically (temporary file, fsync, rename, fsync of the folder).
-void write_file_atomically(const std::string& path, const std::string& bytes);
-
 }  // namespace dismax

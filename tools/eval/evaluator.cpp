@@ -9,7 +9,8 @@
 
 #include "datasets/dataset.h"
 #include "datasets/loader.h"
-#include "engine/autograd/node.h"
+#include "engine/grad_mode.h"
+#include "engine/io/file.h"
 #include "engine/io/safetensors.h"
 #include "engine/ops.h"
 #include "engine/parallel.h"

@@ -10,7 +10,8 @@
 
 #include "datasets/dataset.h"
 #include "datasets/loader.h"
-#include "engine/autograd/node.h"
+#include "engine/io/file.h"
+#include "engine/grad_mode.h"
 #include "engine/io/safetensors.h"
 #include "engine/ops.h"
 #include "engine/parallel.h"
@@ -59,7 +60,6 @@ std::unique_ptr<LrSchedule> make_schedule(const TrainConfig& c) {
   return std::make_unique<MultiStepLR>(c.lr, c.milestones, c.gamma);
 }
 
-void write_text_atomically(const fs::path& path, const std::string& text) { write_file_atomically(path.string(), text); }
 
 std::string exact(double v) {
   char buf[40];
@@ -101,7 +101,7 @@ void write_best_csv(const fs::path& path, const TrainConfig& c, int64_t epoch, c
       row += buf;
     }
   }
-  write_text_atomically(path, header + "\n" + row + "\n");
+  write_file_atomically(path.string(), header + "\n" + row + "\n");
 }
 
 }  // namespace
@@ -229,7 +229,7 @@ TrainOutcome train(TrainConfig config, bool resume, int64_t extend_epochs) {
                      config.schedule == "cosine" ? " (the cosine schedule is stretched to the new length)" : "");
         config.epochs = extend_epochs;
         meta["config"] = config.to_json().dump();
-        write_text_atomically(paths.config(), config.to_json().dump(2) + "\n");
+        write_file_atomically(paths.config().string(), config.to_json().dump(2) + "\n");
       }
     }
     DISMAX_CHECK(start_epoch < config.epochs, "--resume: ", paths.out.string(), " has finished all ", config.epochs,
@@ -244,9 +244,9 @@ TrainOutcome train(TrainConfig config, bool resume, int64_t extend_epochs) {
     std::fprintf(stderr, "resuming %s at epoch %ld, batch %ld\n", paths.out.string().c_str(),
                  static_cast<long>(start_epoch + 1), static_cast<long>(start_batch));
   } else {
-    write_text_atomically(paths.config(), config.to_json().dump(2) + "\n");
-    write_text_atomically(paths.arch(), model->summary());
-    write_text_atomically(paths.raw(), "DATA,MODEL,LOSS,EXECUTION,EPOCH,SET,METRIC,VALUE\n");
+    write_file_atomically(paths.config().string(), config.to_json().dump(2) + "\n");
+    write_file_atomically(paths.arch().string(), model->summary());
+    write_file_atomically(paths.raw().string(), "DATA,MODEL,LOSS,EXECUTION,EPOCH,SET,METRIC,VALUE\n");
     std::ofstream(paths.history(), std::ios::trunc);
   }
   const auto schedule = make_schedule(config);  // after a resume: --epochs may have extended the run

@@ -1,3 +1,6 @@
+// Ops that draw from a Generator: dropout's mask and random permutations.
+#include <utility>
+
 #include "engine/ops/op_support.h"
 
 namespace dismax {
@@ -10,6 +13,15 @@ Tensor dropout(const Tensor& x, double p, bool training, Generator& gen) {
   DISMAX_KERNEL(x.device(), bernoulli)(mask, gen, 1.0 - p);
   if (p < 1.0) mask.mul_(1.0 / (1.0 - p));
   return mul(x, mask);
+}
+
+Tensor randperm(int64_t n, Generator& gen) {
+  DISMAX_CHECK(n >= 0, "randperm: n must be >= 0, got ", n);
+  Tensor out = Tensor::empty({n}, DType::Int64);
+  int64_t* p = out.data<int64_t>();
+  for (int64_t i = 0; i < n; ++i) p[i] = i;
+  for (int64_t i = n - 1; i > 0; --i) std::swap(p[i], p[gen.next_below(static_cast<uint64_t>(i) + 1)]);
+  return out;
 }
 
 }  // namespace dismax
