@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/autograd/node.h"
+#include "engine/grad_mode.h"
 #include "engine/ops.h"
 #include "engine/parallel.h"
 #include "layers/sgd.h"

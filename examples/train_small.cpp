@@ -5,7 +5,7 @@
 #include <cstdio>
 #include <exception>
 
-#include "engine/autograd/node.h"
+#include "engine/grad_mode.h"
 #include "engine/ops.h"
 #include "layers/lr_schedule.h"
 #include "layers/sgd.h"

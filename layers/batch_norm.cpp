@@ -1,6 +1,6 @@
 #include "layers/batch_norm.h"
 
-#include "engine/autograd/node.h"
+#include "engine/grad_mode.h"
 #include "engine/ops.h"
 
 #include <sstream>

@@ -2,7 +2,7 @@
 
 #include <cmath>
 
-#include "engine/autograd/node.h"
+#include "engine/grad_mode.h"
 
 namespace dismax::init {
 

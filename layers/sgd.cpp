@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <map>
 
-#include "engine/autograd/node.h"
+#include "engine/grad_mode.h"
 #include "engine/kernels.h"
 
 namespace dismax {

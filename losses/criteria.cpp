@@ -3,7 +3,7 @@
 #include <cmath>
 #include <map>
 
-#include "engine/autograd/node.h"
+#include "engine/grad_mode.h"
 #include "engine/ops.h"
 
 namespace dismax {

@@ -4,7 +4,7 @@
 #include <limits>
 #include <sstream>
 
-#include "engine/autograd/node.h"
+#include "engine/grad_mode.h"
 #include "engine/ops.h"
 #include "layers/init.h"
 

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cctype>
 
-#include "engine/autograd/node.h"
+#include "engine/grad_mode.h"
 #include "engine/ops.h"
 
 namespace dismax {

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "engine/autograd/node.h"
+#include "engine/grad_mode.h"
 
 namespace dismax {
 

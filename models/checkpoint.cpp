@@ -6,7 +6,7 @@
 #include <cstdio>
 #include <cstdlib>
 
-#include "engine/autograd/node.h"
+#include "engine/grad_mode.h"
 #include "engine/ops.h"
 #include "engine/version.h"
 
@@ -73,26 +73,33 @@ NamedTensors weights_of(const TensorFile& file) {
   return weights;
 }
 
-namespace {
-
-void load_weights(const TensorFile& file, Module& module, const std::string& head_name, bool strict) {
+void load_weights(const TensorFile& file, Module& module, const std::string& head_name, bool strict,
+                  const std::vector<std::string>& may_be_absent) {
   const std::string& path = file.source;
   NamedTensors state = weights_of(file);
-  if (!head_name.empty()) {
-    // The original library renamed some heads (WRN: `linear`); map them onto ours.
-    bool has_head = false;
-    for (const auto& [n, t] : state) has_head |= n.rfind(head_name + ".", 0) == 0;
-    if (!has_head)
-      for (auto& [n, t] : state)
-        for (const char* alias : {"linear.", "classifier.", "fc."})
-          if (n.rfind(alias, 0) == 0 && head_name + "." != alias) n = head_name + "." + n.substr(std::string(alias).size());
+  auto holds = [&](const std::string& prefix) {
+    for (const auto& entry : state)
+      if (entry.first.rfind(prefix, 0) == 0) return true;
+    return false;
+  };
+  const std::string head = head_name + ".";
+  if (!head_name.empty() && !holds(head)) {
+    // The original code named some heads otherwise (LIB's WRN: `linear`); they are read as ours.
+    for (auto& entry : state)
+      for (const std::string alias : {"linear.", "classifier.", "fc."})
+        if (entry.first.rfind(alias, 0) == 0 && alias != head) entry.first = head + entry.first.substr(alias.size());
+  }
+  for (const std::string& name : may_be_absent) {
+    bool present = false;
+    for (const auto& entry : state) present |= entry.first == name;
+    if (!present)
+      for (const auto& [n, t] : module.state_dict())
+        if (n == name) state.emplace_back(n, t.clone());
   }
   module.load_state_dict(state, strict, path);
   const std::string bad = first_non_finite(module);
   DISMAX_CHECK(bad.empty(), path, ": tensor '", bad, "' holds NaN or infinite values (a diverged run?)");
 }
-
-}  // namespace
 
 Metadata load_checkpoint(const std::string& path, Module& module, const std::string& head_name, bool strict) {
   const TensorFile file = load_safetensors(path);

@@ -1,7 +1,8 @@
 // Checkpoints in safetensors with the PyTorch state_dict names of the same architecture, plus metadata
 // (SPEC keys: model, num_classes, loss, dataset, temperature, epoch, seed, engine_version, git_revision,
 // config). The training state needed to resume exactly (optimizer buffers and step, epoch, generator
-// states) goes in a second file beside it. All writes are atomic.
+// states) goes in the same file under a prefix (or, from older runs, a second file beside it). All writes
+// are atomic.
 #pragma once
 
 #include <map>
@@ -28,6 +29,11 @@ void save_checkpoint(const std::string& path, const Module& module, Metadata met
 // left out. Returns the file's metadata.
 Metadata load_checkpoint(const std::string& path, Module& module, const std::string& head_name = "",
                          bool strict = true);
+
+// load_checkpoint on a file already read. Module tensors named in `may_be_absent` keep their current values
+// when the file lacks them (heads saved by the original code have no `temperature`).
+void load_weights(const TensorFile& file, Module& module, const std::string& head_name = "", bool strict = true,
+                  const std::vector<std::string>& may_be_absent = {});
 
 // Names of the training state's tensors and metadata keys inside a resumable checkpoint.
 inline constexpr const char* kTrainingStatePrefix = "training_state.";

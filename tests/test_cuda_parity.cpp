@@ -12,7 +12,7 @@
 #include "engine/math_mode.h"
 #include "engine/ops.h"
 #include "layers/sgd.h"
-#include "losses/attach.h"
+#include "experiment/model_with_loss.h"
 #include "losses/scores.h"
 #include "models/model.h"
 

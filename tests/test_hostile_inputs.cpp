@@ -21,7 +21,7 @@
 #include "engine/io/safetensors.h"
 #include "engine/ops.h"
 #include "layers/sgd.h"
-#include "losses/attach.h"
+#include "experiment/model_with_loss.h"
 #include "models/checkpoint.h"
 #include "models/model.h"
 #include "tools/common/folder_lock.h"

@@ -7,7 +7,7 @@
 #include "engine/autograd/node.h"
 #include "engine/io/safetensors.h"
 #include "engine/ops.h"
-#include "losses/attach.h"
+#include "experiment/model_with_loss.h"
 #include "losses/criteria.h"
 #include "losses/heads.h"
 #include "losses/scores.h"

@@ -6,8 +6,9 @@
 #include <vector>
 
 #include "engine/io/safetensors.h"
-#include "losses/calibration.h"
-#include "losses/metrics.h"
+#include "metrics/calibration.h"
+#include "metrics/classification.h"
+#include "metrics/ood.h"
 
 using namespace dismax;
 

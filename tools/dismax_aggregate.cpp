@@ -15,7 +15,7 @@
 
 #include "engine/error.h"
 #include "engine/io/file.h"
-#include "losses/attach.h"
+#include "losses/loss_spec.h"
 #include "losses/scores.h"
 
 using namespace dismax;

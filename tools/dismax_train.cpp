@@ -8,7 +8,7 @@
 #include "datasets/dataset.h"
 #include "datasets/image.h"
 #include "engine/error.h"
-#include "losses/attach.h"
+#include "losses/loss_spec.h"
 #include "models/model.h"
 #include "tools/train/trainer.h"
 

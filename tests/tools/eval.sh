@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # dismax-train + dismax-eval + dismax-aggregate end to end on a small Fashion-MNIST run (skips without
 # Debian's dataset-fashion-mnist): results.json has the documented keys with values in range, the scores
-# CSVs have one row per sample, the Markdown table and PNG plots exist, --write-temperature rewrites the
+# CSVs have one row per sample, ood_metrics.csv agrees with results.json, the Markdown table and PNG plots
+# exist, --write-temperature rewrites the
 # checkpoint, and bad input exits non-zero with one clear line.
 set -euo pipefail
 bin=$1
@@ -36,6 +37,17 @@ for score, m in ood.items():
 rows = open(os.path.join(w, "eval", "scores", "in_fashion-mnist.csv")).read().splitlines()
 assert len(open(os.path.join(w, "eval", "scores", "ood_fashion-mnist.csv")).read().splitlines()) == 401
 assert rows[0].startswith("index,label,prediction,MPS") and len(rows) == 401, (rows[0], len(rows))
+import csv
+table = list(csv.DictReader(open(os.path.join(w, "eval", "ood_metrics.csv"))))
+assert len(table) == len(ood), (len(table), len(ood))
+for row in table:
+    m = ood[row["score"]]
+    assert row["ood_set"] == "fashion-mnist" and int(row["out_samples"]) == m["out_samples"] == 400, row
+    for k, v in m.items():
+        assert abs(float(row[k]) - v) <= 1e-8 * max(1, abs(v)), (row["score"], k, row[k], v)
+assert {row["score"] for row in table if row["recommended"] == "1"} == set(r["recommended_scores"]), table
+md = open(os.path.join(w, "eval", "results.md")).read()
+assert "| score | TNR at TPR 95 | AUROC | DTACC | AUPR-in | AUPR-out | FPR at TPR 95 |" in md, md
 for f in ("results.md", "logits.safetensors", "plots/roc_MMLES.png", "plots/hist_fashion-mnist_MMLES.png"):
     assert os.path.getsize(os.path.join(w, "eval", f)) > 0, f
 assert open(os.path.join(w, "eval", "plots", "roc_MMLES.png"), "rb").read(8) == b"\x89PNG\r\n\x1a\n"

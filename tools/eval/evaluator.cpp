@@ -15,9 +15,10 @@
 #include "engine/ops.h"
 #include "engine/parallel.h"
 #include "engine/version.h"
-#include "losses/attach.h"
-#include "losses/calibration.h"
-#include "losses/metrics.h"
+#include "experiment/model_with_loss.h"
+#include "metrics/calibration.h"
+#include "metrics/classification.h"
+#include "metrics/ood.h"
 #include "losses/scores.h"
 #include "tools/common/progress.h"
 #include "tools/common/sha256.h"
@@ -99,23 +100,6 @@ void write_scores_csv(const fs::path& path, const SetOutputs& set, const std::ve
     out << "\n";
   }
   write_file_atomically(path.string(), out.str());
-}
-
-nlohmann::json ood_json(const OodMetrics& m) {
-  return {{"auroc", m.auroc},
-          {"aupr_in", m.aupr_in},
-          {"aupr_out", m.aupr_out},
-          {"tnr_at_tpr95", m.tnr_at_tpr95},
-          {"detection_accuracy", m.detection_accuracy},
-          {"fpr_at_tpr95", m.fpr_at_tpr95},
-          {"sklearn_auroc", m.sklearn_auroc},
-          {"sklearn_aupr_in", m.sklearn_aupr_in},
-          {"sklearn_aupr_out", m.sklearn_aupr_out},
-          {"tpr_at_fpr5", m.tpr_at_fpr5},
-          {"in_samples", m.num_in},
-          {"out_samples", m.num_out},
-          {"nan_scores_in", m.nan_in},
-          {"nan_scores_out", m.nan_out}};
 }
 
 }  // namespace
@@ -276,6 +260,7 @@ std::string evaluate(const EvalOptions& o) {
   const std::string text = results.dump(2) + "\n";
   write_file_atomically((out / "results.json").string(), text);
   write_file_atomically((out / "results.md").string(), markdown_report(report));
+  write_file_atomically((out / "ood_metrics.csv").string(), ood_metrics_csv(report));
   if (o.plots) write_plots(report, out / "plots");
   return text;
 }

@@ -2,7 +2,8 @@
 // calibration, and OOD detection for every OOD set and score, written as results.json, per-sample scores
 // (scores/in_<dataset>.csv, scores/ood_<set>.csv) and logits (logits.safetensors: in.<dataset>.logits,
 // in.<dataset>.labels, ood.<set>.logits) so metrics can be recomputed without the network, a Markdown table
-// in the paper's layout (results.md), and PNG plots (plots/).
+// in the paper's layout (results.md), every OOD metric per set and score (ood_metrics.csv), and PNG plots
+// (plots/).
 #pragma once
 
 #include <string>

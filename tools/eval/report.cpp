@@ -49,17 +49,56 @@ std::string markdown_report(const ReportInput& in) {
   if (in.calibration.at_bound) md << "\nThe calibrated temperature lies on a search bound.\n";
   for (const auto& o : in.ood) {
     md << "\n## OOD: " << o.name << " (in-distribution positive; percentages)\n\n";
-    md << "| score | TNR at TPR 95 | AUROC | DTACC | AUPR-in | AUPR-out | FPR at TPR 95 |\n";
-    md << "|---|---:|---:|---:|---:|---:|---:|\n";
+    md << "| score |";
+    for (const auto& f : ood_metric_table())
+      if (f.in_summary) md << " " << f.title << " |";
+    md << "\n|---|";
+    for (const auto& f : ood_metric_table())
+      if (f.in_summary) md << "---:|";
+    md << "\n";
     for (size_t k = 0; k < in.scores.size() && k < o.metrics.size(); ++k) {
-      const OodMetrics& m = o.metrics[k];
       md << "| " << score_name(in.scores[k]) << (index_of(in.recommended, in.scores[k]) < in.recommended.size() ? " *" : "")
-         << " | " << pct(m.tnr_at_tpr95) << " | " << pct(m.auroc) << " | " << pct(m.detection_accuracy) << " | "
-         << pct(m.aupr_in) << " | " << pct(m.aupr_out) << " | " << pct(m.fpr_at_tpr95) << " |\n";
+         << " |";
+      for (const auto& f : ood_metric_table())
+        if (f.in_summary) md << " " << pct(o.metrics[k].*f.value) << " |";
+      md << "\n";
     }
   }
-  md << "\n`*` the loss's recommended score. OOD metrics use the checkpoint's temperature, as the paper does.\n";
+  md << "\n`*` the loss's recommended score. OOD metrics use the checkpoint's temperature, as the paper does.";
+  for (const auto& f : ood_metric_table())
+    if (f.in_summary && !f.higher_is_better) md << " " << f.title << ": lower is better.";
+  md << "\n";
   return md.str();
+}
+
+nlohmann::json ood_json(const OodMetrics& m) {
+  nlohmann::json j;
+  for (const auto& f : ood_metric_table()) j[f.key] = m.*f.value;
+  j["in_samples"] = m.num_in;
+  j["out_samples"] = m.num_out;
+  j["nan_scores_in"] = m.nan_in;
+  j["nan_scores_out"] = m.nan_out;
+  return j;
+}
+
+std::string ood_metrics_csv(const ReportInput& in) {
+  std::ostringstream csv;
+  csv << "ood_set,score,recommended";
+  for (const auto& f : ood_metric_table()) csv << "," << f.key;
+  csv << ",in_samples,out_samples,nan_scores_in,nan_scores_out\n";
+  char value[40];
+  for (const auto& o : in.ood)
+    for (size_t k = 0; k < in.scores.size() && k < o.metrics.size(); ++k) {
+      const OodMetrics& m = o.metrics[k];
+      csv << o.name << "," << score_name(in.scores[k]) << ","
+          << (index_of(in.recommended, in.scores[k]) < in.recommended.size() ? 1 : 0);
+      for (const auto& f : ood_metric_table()) {
+        std::snprintf(value, sizeof value, "%.9g", m.*f.value);
+        csv << "," << value;
+      }
+      csv << "," << m.num_in << "," << m.num_out << "," << m.nan_in << "," << m.nan_out << "\n";
+    }
+  return csv.str();
 }
 
 }  // namespace dismax

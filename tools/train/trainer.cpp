@@ -18,7 +18,7 @@
 #include "engine/version.h"
 #include "layers/lr_schedule.h"
 #include "layers/sgd.h"
-#include "losses/attach.h"
+#include "experiment/model_with_loss.h"
 #include "losses/scores.h"
 #include "losses/thresholds.h"
 #include "models/checkpoint.h"

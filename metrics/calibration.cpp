@@ -1,4 +1,4 @@
-#include "losses/calibration.h"
+#include "metrics/calibration.h"
 
 #include <algorithm>
 #include <cctype>

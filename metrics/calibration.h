@@ -21,7 +21,7 @@
 #include <string>
 
 #include "engine/tensor.h"
-#include "losses/metrics.h"
+#include "metrics/classification.h"
 
 namespace dismax {
 

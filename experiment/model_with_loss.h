@@ -1,31 +1,15 @@
-// Turning a model into an IsoMax / IsoMax+ / DisMax model in one call (the head replaces the model's last
-// Linear layer, whatever its name), parsing the original code's loss strings, and rebuilding a model from
-// a checkpoint's metadata alone.
+// A model and its loss, composed: the loss's head put in place of the model's last Linear layer (whatever
+// its name), the checkpoint metadata that describes both, and both rebuilt from a checkpoint alone.
 #pragma once
 
 #include <memory>
 #include <string>
 
-#include "losses/criteria.h"
+#include "losses/loss_spec.h"
 #include "models/checkpoint.h"
 #include "models/model.h"
 
 namespace dismax {
-
-struct LossSpec {
-  std::string family = "softmax";  // softmax | isomax | isomaxplus | dismax
-  bool fpr = false;
-  double alpha = 1.0;
-  Numerics numerics = Numerics::Literal;
-  std::string str() const;  // canonical: "softmax", "dismax", "dismax_fpr", "dismax_fpr_0.5"
-};
-
-// Accepts the canonical names, ORIG strings ("dismax_std_std_fpr", "dismax_std_std_0.5",
-// "isomaxplus_std_std_std") and LIB strings ("dismax_fpr", "softmax_none"). Throws naming the string.
-LossSpec parse_loss(const std::string& text);
-
-std::shared_ptr<LossHead> make_head(const std::string& family, int64_t num_features, int64_t num_classes, Generator& gen);
-std::shared_ptr<Criterion> make_criterion(const LossSpec& spec, std::shared_ptr<LossHead> head);
 
 // Replaces `model`'s head with the loss's first part and returns the matching criterion.
 std::shared_ptr<Criterion> attach_loss(Model& model, const LossSpec& spec, Generator& gen);
