@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "datasets/registry.h"
 #include "datasets/dataset.h"
 #include "datasets/loader.h"
 #include "datasets/transforms.h"

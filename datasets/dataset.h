@@ -1,7 +1,6 @@
 // Datasets: indexed collections of (image, label) examples. Small formats (CIFAR, SVHN, IDX) are read
 // whole into memory at construction; image folders list their files at construction and decode in get().
-// open_dataset() finds a named dataset in its official on-disk layouts (the names are a stable contract:
-// cifar10, cifar100, svhn, mnist, fashion-mnist, imagenet, folder).
+// The named datasets (cifar10, ..., folder) and how to open them are datasets/registry.h.
 #pragma once
 
 #include <atomic>
@@ -129,18 +128,6 @@ std::shared_ptr<ArrayDataset> read_svhn_mat(const std::string& path);
 // IDX images (magic 0x00000803, N x H x W uint8) and labels (0x00000801), gzipped or not.
 std::shared_ptr<ArrayDataset> read_idx(const std::string& images_path, const std::string& labels_path,
                                        int64_t num_classes, const std::string& name);
-
-// ---- by name
-
-// Known names, in the order they are documented.
-const std::vector<std::string>& dataset_names();
-// The datasets dismax-train has a recipe (training transform) for; the others are evaluation / OOD sets.
-const std::vector<std::string>& training_dataset_names();
-// Finds `name`'s files under `root` for `split` ("train" or "test"; imagenet's "test" is its val folder, and
-// "val" is accepted too; svhn also has "extra"). `folder` uses root/split when that is a folder, else root
-// itself. Throws naming every path it looked for when nothing is found.
-std::shared_ptr<const Dataset> open_dataset(const std::string& name, const std::string& root,
-                                            const std::string& split, const DatasetOptions& options = {});
 
 // A deterministic held-out split of `dataset`: `validation` in (0, 1) is a fraction, >= 1 a count of
 // examples. Chosen by a permutation from `seed` (per class when `stratified`); both parts keep the

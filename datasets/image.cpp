@@ -9,9 +9,9 @@
 #include <cstring>
 #include <string>
 
-#include "engine/io/file.h"
 #include "datasets/image_header.h"
 #include "engine/error.h"
+#include "engine/io/file.h"
 
 #ifdef DISMAX_WITH_OPENCV
 #include <opencv2/core.hpp>

@@ -26,18 +26,6 @@ std::string floats(const std::vector<float>& v) {
 
 }  // namespace
 
-Normalization normalization_for(const std::string& dataset) {
-  if (dataset == "cifar10") return {{0.491f, 0.482f, 0.446f}, {0.247f, 0.243f, 0.261f}};
-  if (dataset == "cifar100") return {{0.507f, 0.486f, 0.440f}, {0.267f, 0.256f, 0.276f}};
-  if (dataset == "imagenet") return {{0.485f, 0.456f, 0.406f}, {0.229f, 0.224f, 0.225f}};
-  if (dataset == "mnist") return {{0.1307f}, {0.3081f}};
-  if (dataset == "fashion-mnist") return {{0.2860f}, {0.3530f}};
-  DISMAX_FAIL(
-      "no normalisation constants for dataset '", dataset,
-      "' (known: cifar10, cifar100, imagenet, mnist, fashion-mnist; an OOD set such as svhn or a folder "
-      "takes the in-distribution dataset's)");
-}
-
 // ---- Transform
 
 Transform& Transform::then(std::string name, Step step) {
@@ -179,38 +167,6 @@ Transform::Step rgb() {
 
 Transform::Step grey() {
   return [](const Image& image, Generator&) { return to_grey(image); };
-}
-
-// ---- recipes
-
-Transform train_transform(const std::string& dataset) {
-  Transform t;
-  if (dataset == "cifar10" || dataset == "cifar100") {
-    t.then("random_crop(32, padding 4)", random_crop(32, 4)).then("hflip(0.5)", horizontal_flip(0.5));
-  } else if (dataset == "imagenet") {
-    t.then("random_resized_crop(224)", random_resized_crop(224)).then("hflip(0.5)", horizontal_flip(0.5));
-  } else if (dataset != "mnist" && dataset != "fashion-mnist") {
-    DISMAX_FAIL("no training transform for dataset '", dataset,
-                "' (known: cifar10, cifar100, imagenet, mnist, fashion-mnist)");
-  }
-  return t.normalize(normalization_for(dataset));
-}
-
-Transform eval_transform(const std::string& in_distribution) {
-  Transform t;
-  if (in_distribution == "cifar10" || in_distribution == "cifar100") {
-    t.then("rgb", rgb()).then("resize(32x32)", resize(32, 32));
-  } else if (in_distribution == "imagenet") {
-    t.then("rgb", rgb())
-        .then("resize_shorter(256)", resize_shorter(256))
-        .then("center_crop(224)", center_crop(224));
-  } else if (in_distribution == "mnist" || in_distribution == "fashion-mnist") {
-    t.then("grey", grey()).then("resize(28x28)", resize(28, 28));
-  } else {
-    DISMAX_FAIL("no inference transform for in-distribution dataset '", in_distribution,
-                "' (known: cifar10, cifar100, imagenet, mnist, fashion-mnist)");
-  }
-  return t.normalize(normalization_for(in_distribution));
 }
 
 }  // namespace dismax

@@ -1,6 +1,7 @@
 // Per-sample transforms with torchvision's semantics (SPEC §4.1): a list of image steps, the random ones
 // drawing from a Generator the caller seeds per sample, then to float CHW with per-channel normalisation
-// (x/255 - mean_c) / std_c, computed in float32 like ToTensor + Normalize.
+// (x/255 - mean_c) / std_c, computed in float32 like ToTensor + Normalize. Each dataset's own transforms
+// and constants are in datasets/registry.h.
 #pragma once
 
 #include <array>
@@ -17,11 +18,6 @@ struct Normalization {
   std::vector<float> mean;  // one per channel
   std::vector<float> std;
 };
-
-// SPEC §4.1 constants: cifar10, cifar100, imagenet; mnist (0.1307 / 0.3081) and fashion-mnist
-// (0.2860 / 0.3530) for 1-channel use. svhn and folder have none of their own (as OOD sets they take the
-// in-distribution set's); asking for them throws.
-Normalization normalization_for(const std::string& dataset);
 
 class Transform {
  public:
@@ -75,14 +71,5 @@ Transform::Step grey();  // PIL's convert("L")
 std::array<int, 4> random_resized_crop_box(int width, int height, Generator& gen, double scale_min = 0.08,
                                            double scale_max = 1.0, double ratio_min = 3.0 / 4.0,
                                            double ratio_max = 4.0 / 3.0);
-
-// ---- the SPEC's recipes
-// Training: cifar10/cifar100: random_crop(32, 4), flip, normalise; imagenet: random_resized_crop(224), flip,
-// normalise; mnist/fashion-mnist: normalise only.
-Transform train_transform(const std::string& dataset);
-// Inference for a model trained on `in_distribution`, also applied to its OOD sets: cifar10/cifar100:
-// rgb, resize to 32x32 (no-op on 32x32 images; lets MNIST-like digits be OOD sets), normalise; imagenet:
-// rgb, resize_shorter(256), center_crop(224), normalise; mnist/fashion-mnist: grey, resize 28x28, normalise.
-Transform eval_transform(const std::string& in_distribution);
 
 }  // namespace dismax

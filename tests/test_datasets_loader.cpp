@@ -8,6 +8,7 @@
 #include <set>
 #include <thread>
 
+#include "datasets/registry.h"
 #include "datasets/dataset.h"
 #include "datasets/loader.h"
 #include "datasets/transforms.h"

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "datasets/registry.h"
 #include "datasets/dataset.h"
 #include "datasets/loader.h"
 #include "datasets/mat_file.h"

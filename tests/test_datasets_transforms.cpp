@@ -12,6 +12,7 @@
 #include <tuple>
 #include <vector>
 
+#include "datasets/registry.h"
 #include "datasets/image.h"
 #include "datasets/transforms.h"
 #include "engine/error.h"

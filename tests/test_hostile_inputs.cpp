@@ -25,7 +25,7 @@
 #include "models/checkpoint.h"
 #include "models/model.h"
 #include "tools/common/folder_lock.h"
-#include "tools/train/train_config.h"
+#include "experiment/train_config.h"
 
 using namespace dismax;
 namespace fs = std::filesystem;

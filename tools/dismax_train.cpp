@@ -7,6 +7,7 @@
 
 #include "datasets/dataset.h"
 #include "datasets/image.h"
+#include "datasets/registry.h"
 #include "engine/error.h"
 #include "losses/loss_spec.h"
 #include "models/model.h"
@@ -113,7 +114,7 @@ int main(int argc, char** argv) {
       spec.alpha = alpha;
     }
     c.loss = spec.str();
-    const RecipeDefaults recipe = recipe_defaults(c.dataset);
+    const Recipe& recipe = training_recipe(c.dataset);
     if (epochs->count() == 0) c.epochs = recipe.epochs;
     if (batch->count() == 0) c.batch_size = recipe.batch_size;
     c.milestones = ms->count() ? parse_milestones(milestones) : recipe.milestones;

@@ -16,7 +16,7 @@ std::vector<std::string> write_plots(const ReportInput& in, const std::filesyste
     const std::string s = score_name(score);
     std::vector<RocSeries> curves;
     for (const auto& o : in.ood) {
-      std::vector<double> a(o.in_scores[k].begin(), o.in_scores[k].end()), b(o.out_scores[k].begin(), o.out_scores[k].end());
+      std::vector<double> a(in.in_scores[k].begin(), in.in_scores[k].end()), b(o.out_scores[k].begin(), o.out_scores[k].end());
       const std::string hist = (folder / ("hist_" + o.name + "_" + s + ".png")).string();
       write_histogram_png(hist, in.model + " " + in.loss + ": " + s + " scores", s + " (higher = in-distribution)",
                           {{in.dataset + " (in)", a, palette[0]}, {o.name + " (out)", b, palette[1]}});

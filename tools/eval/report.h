@@ -18,8 +18,8 @@ namespace dismax {
 
 struct OodReport {
   std::string name;
-  std::vector<OodMetrics> metrics;                  // per score, in ReportInput::scores order
-  std::vector<std::vector<float>> in_scores, out_scores;
+  std::vector<OodMetrics> metrics;              // per score, in ReportInput::scores order
+  std::vector<std::vector<float>> out_scores;  // per score
 };
 
 struct ReportInput {
@@ -29,6 +29,7 @@ struct ReportInput {
   std::string calibration_split;
   double checkpoint_temperature = 1.0;
   std::vector<Score> recommended, scores;
+  std::vector<std::vector<float>> in_scores;  // per score, the in-distribution test set's
   std::vector<OodReport> ood;
 };
 

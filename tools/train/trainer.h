@@ -6,7 +6,7 @@
 
 #include <string>
 
-#include "tools/train/train_config.h"
+#include "experiment/train_config.h"
 
 namespace dismax {
 

@@ -1,12 +1,13 @@
 // The resolved configuration of a training run: every flag of dismax-train after defaults, the dataset's
 // recipe (SPEC §5) and an original config string have been applied. Saved as config.json beside the
-// checkpoints and read back by --resume and dismax-eval.
+// checkpoints and in their metadata, read back by --resume and dismax-eval.
 #pragma once
 
 #include <cstdint>
-#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
+
+#include "datasets/registry.h"
 
 namespace dismax {
 
@@ -42,21 +43,18 @@ struct TrainConfig {
   // counts, increasing milestones, a known schedule and numerics.
   void validate() const;
 
-  nlohmann::json to_json() const;
-  static TrainConfig from_json(const nlohmann::json& j, const std::string& source);
+  // The configuration as JSON text (config.json, the checkpoints' 'config' metadata); indent < 0: one line.
+  std::string json(int indent = -1) const;
+  // Reads json()'s text; throws "<source>: not valid JSON (...)" / "<source>: invalid run configuration (...)".
+  static TrainConfig parse(const std::string& text, const std::string& source);
 };
 
-// SPEC §5 defaults for a dataset (epochs, batch size, milestones) applied to fields the user did not set.
-struct RecipeDefaults {
-  int64_t epochs, batch_size;
-  std::vector<int64_t> milestones;
-};
-RecipeDefaults recipe_defaults(const std::string& dataset);
+// The dataset's SPEC §5 recipe (epochs, batch size, milestones), for the flags the user did not set. Throws
+// naming --dataset when the dataset is for evaluation only.
+const Recipe& training_recipe(const std::string& dataset);
 
 // Applies an original config string "data~cifar10+model~resnet34+loss~dismax_std_std_fpr" (imagenet1k is
 // read as imagenet). Throws naming the string and the bad part.
 void apply_config_string(TrainConfig& config, const std::string& text);
-
-int64_t num_classes_of(const std::string& dataset);  // cifar10 10, cifar100 100, imagenet 1000, mnist 10, ...
 
 }  // namespace dismax

@@ -1,15 +1,16 @@
-#include "tools/train/train_config.h"
+#include "experiment/train_config.h"
 
 #include <algorithm>
 #include <cmath>
 #include <sstream>
 
-#include "datasets/dataset.h"
+#include <nlohmann/json.hpp>
+
 #include "engine/error.h"
 
 namespace dismax {
 
-void TrainConfig::validate() const {
+const Recipe& training_recipe(const std::string& dataset) {
   const auto& trainable = training_dataset_names();
   if (std::find(trainable.begin(), trainable.end(), dataset) == trainable.end()) {
     std::string known;
@@ -17,6 +18,11 @@ void TrainConfig::validate() const {
     DISMAX_FAIL("--dataset '", dataset, "' has no training recipe (train on: ", known,
                 "; other sets are for dismax-eval)");
   }
+  return *dataset_info(dataset).recipe;
+}
+
+void TrainConfig::validate() const {
+  training_recipe(dataset);
   auto finite = [](double v) { return std::isfinite(v); };
   DISMAX_CHECK(epochs >= 1 && epochs <= 1000000, "--epochs must be in [1, 1000000], got ", epochs);
   DISMAX_CHECK(batch_size >= 1 && batch_size <= 1000000, "--batch-size must be in [1, 1000000], got ", batch_size);
@@ -44,8 +50,8 @@ void TrainConfig::validate() const {
   DISMAX_CHECK(!data_dir.empty(), "--data-dir must name a folder");
 }
 
-nlohmann::json TrainConfig::to_json() const {
-  return {{"dataset", dataset},
+std::string TrainConfig::json(int indent) const {
+  const nlohmann::json j = {{"dataset", dataset},
           {"data_dir", data_dir},
           {"model", model},
           {"loss", loss},
@@ -70,9 +76,16 @@ nlohmann::json TrainConfig::to_json() const {
           {"train_subset", train_subset},
           {"log_every", log_every},
           {"out", out}};
+  return j.dump(indent);
 }
 
-TrainConfig TrainConfig::from_json(const nlohmann::json& j, const std::string& source) {
+TrainConfig TrainConfig::parse(const std::string& text, const std::string& source) {
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(text);
+  } catch (const nlohmann::json::exception& e) {
+    DISMAX_FAIL(source, ": not valid JSON (", e.what(), ")");
+  }
   TrainConfig c;
   try {
     c.dataset = j.at("dataset").get<std::string>();
@@ -104,19 +117,6 @@ TrainConfig TrainConfig::from_json(const nlohmann::json& j, const std::string& s
     DISMAX_FAIL(source, ": invalid run configuration (", e.what(), ")");
   }
   return c;
-}
-
-RecipeDefaults recipe_defaults(const std::string& dataset) {
-  if (dataset == "imagenet") return {90, 256, {30, 60}};
-  if (dataset == "cifar10" || dataset == "cifar100") return {300, 64, {150, 200, 250}};
-  return {20, 64, {10, 15}};  // MNIST-like and folders: a short recipe, not from the paper
-}
-
-int64_t num_classes_of(const std::string& dataset) {
-  if (dataset == "cifar100") return 100;
-  if (dataset == "imagenet") return 1000;
-  if (dataset == "cifar10" || dataset == "svhn" || dataset == "mnist" || dataset == "fashion-mnist") return 10;
-  return 0;  // folders: from the data
 }
 
 void apply_config_string(TrainConfig& config, const std::string& text) {
