@@ -8,16 +8,6 @@
 
 namespace dismax {
 
-namespace {
-std::vector<std::string> split(const std::string& s, char sep) {
-  std::vector<std::string> parts;
-  std::stringstream ss(s);
-  std::string item;
-  while (std::getline(ss, item, sep)) parts.push_back(item);
-  return parts;
-}
-}  // namespace
-
 std::shared_ptr<Criterion> attach_loss(Model& model, const LossSpec& spec, Generator& gen) {
   auto head = make_head(spec.family, model.feature_dim(), model.num_classes(), gen);
   model.set_head(head);
@@ -61,8 +51,9 @@ LoadedModel load_model(const std::string& path) {
   if (meta.count("in_channels")) out.config.in_channels = metadata_int(meta, "in_channels", path);
   if (meta.count("width")) out.config.width = metadata_double(meta, "width", path);
   if (meta.count("depth")) out.config.depth = metadata_int(meta, "depth", path);
-  if (meta.count("blocks"))
-    for (const auto& b : split(meta.at("blocks"), ',')) {
+  if (meta.count("blocks")) {
+    std::stringstream blocks(meta.at("blocks"));
+    for (std::string b; std::getline(blocks, b, ',');) {
       char* end = nullptr;
       errno = 0;
       const long long v = std::strtoll(b.c_str(), &end, 10);
@@ -70,6 +61,7 @@ LoadedModel load_model(const std::string& path) {
                    "': '", b, "' is not an integer");
       out.config.blocks.push_back(v);
     }
+  }
   // Every size the metadata gives is checked before anything is built from it: against the limits of
   // the architectures, then against the tensors actually in the file (each head holds a [classes, features]
   // tensor, and the model cannot have more parameters than the file has numbers).
