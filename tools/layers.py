@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """The project's layering, written down and checked against the #include lines.
 
-Folders depend one way (tools -> experiment -> models / losses / metrics / datasets -> layers -> engine), and
+Folders depend one way (tools -> experiment -> posthoc -> models / losses -> layers -> engine; metrics and
+datasets -> engine), and
 inside engine/ every file has a level: a file may include files of its own level or lower, never higher.
 
   tools/layers.py            check; print every include that breaks the rules, exit 1 if any
@@ -23,8 +24,9 @@ FOLDER_USES = {
     "metrics": {"engine"},
     "losses": {"engine", "layers"},
     "models": {"engine", "layers"},
-    "experiment": {"engine", "layers", "losses", "models", "metrics", "datasets"},
-    "tools": {"engine", "layers", "losses", "models", "metrics", "datasets", "experiment"},
+    "posthoc": {"engine", "layers", "losses", "models"},
+    "experiment": {"engine", "layers", "losses", "models", "metrics", "datasets", "posthoc"},
+    "tools": {"engine", "layers", "losses", "models", "metrics", "datasets", "posthoc", "experiment"},
 }
 
 # Levels inside engine/, lowest first: (name, paths relative to engine/, a folder ending in "/").

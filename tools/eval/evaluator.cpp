@@ -1,9 +1,11 @@
 #include "tools/eval/evaluator.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <optional>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -25,17 +27,19 @@
 #include "metrics/ood.h"
 #include "tools/common/progress.h"
 #include "tools/common/sha256.h"
+#include "tools/eval/forward_pass.h"
 #include "tools/eval/report.h"
 
 namespace dismax {
 
 namespace fs = std::filesystem;
 
-OodSource parse_ood(const std::string& text) {
+OodSource parse_ood(const std::string& text, const std::string& group) {
+  const char* flag = group == "near" ? "--near-ood" : group == "far" ? "--far-ood" : "--ood";
   const auto colon = text.find(':');
-  DISMAX_CHECK(colon != std::string::npos && colon > 0 && colon + 1 < text.size(), "--ood '", text,
+  DISMAX_CHECK(colon != std::string::npos && colon > 0 && colon + 1 < text.size(), flag, " '", text,
                "': expected NAME:DIR (for instance svhn:data/svhn or lsun_resize:data/LSUN_resize)");
-  OodSource s{text.substr(0, colon), "folder", text.substr(colon + 1)};
+  OodSource s{text.substr(0, colon), "folder", text.substr(colon + 1), group};
   for (const auto& n : dataset_names())
     if (n == s.name) s.dataset = n;
   return s;
@@ -43,62 +47,26 @@ OodSource parse_ood(const std::string& text) {
 
 namespace {
 
-struct SetOutputs {
-  std::string name;
-  Tensor logits;  // (N, C) float32, host
-  Tensor labels;  // (N) int64, host
-  int64_t skipped = 0;
-};
-
-SetOutputs run_model(Model& model, const std::string& name, std::shared_ptr<const Dataset> data,
-                     const Transform& transform, const EvalOptions& o, int64_t batch_size, Device device) {
-  if (o.max_samples > 0 && o.max_samples < data->size()) {
-    std::vector<int64_t> first(static_cast<size_t>(o.max_samples));
-    for (int64_t i = 0; i < o.max_samples; ++i) first[i] = i;
-    data = std::make_shared<SubsetDataset>(data, first, "first " + std::to_string(o.max_samples));
-  }
-  DataLoader loader(data, transform, {batch_size, false, false, 0, o.workers, 0});
-  loader.start_epoch(0);
-  Progress progress("eval " + name, loader.num_batches());
-  std::vector<Tensor> logits, labels;
-  int64_t done = 0, rows = 0;
-  NoGradGuard no_grad;
-  while (auto batch = loader.next()) {
-    if (batch->size() == 0) {  // every image of the batch was unreadable and skipped
-      progress.update(++done, "", 0);
-      continue;
-    }
-    logits.push_back(model.forward(batch->images.to(device)).to(Device::cpu()));
-    labels.push_back(batch->labels);
-    rows += batch->size();
-    progress.update(++done, "", batch->size());
-  }
-  progress.finish(std::to_string(rows) + " samples");
-  DISMAX_CHECK(rows > 0, name, ": no samples to evaluate in ", data->describe(),
-               data->size() > 0 ? " (none of its images could be read)" : "");
-  return {name, cat(logits, 0), cat(labels, 0), data->size() - rows};
-}
-
 std::string exact(double v) {
   char buf[40];
   std::snprintf(buf, sizeof buf, "%.9g", v);
   return buf;
 }
 
-void write_scores_csv(const fs::path& path, const SetOutputs& set, const std::vector<Score>& scores,
-                      const std::vector<std::vector<float>>& values, bool with_labels) {
+void write_scores_csv(const fs::path& path, const SetOutputs& set, const std::vector<std::string>& methods,
+                      const std::vector<std::vector<double>>& values, bool with_labels) {
   std::ostringstream out;
   out << "index";
   if (with_labels) out << ",label,prediction";
-  for (Score s : scores) out << "," << score_name(s);
+  for (const auto& m : methods) out << "," << m;
   out << "\n";
-  const int64_t n = set.logits.size(0);
-  const auto labels = set.labels.to_vector<int64_t>();
-  const auto predictions = argmax(set.logits, 1).to_vector<int64_t>();
+  const int64_t n = set.size();
+  const auto labels = set.outputs.labels.to_vector<int64_t>();
+  const auto predictions = argmax(set.outputs.logits, 1).to_vector<int64_t>();
   for (int64_t i = 0; i < n; ++i) {
     out << i;
     if (with_labels) out << "," << labels[i] << "," << predictions[i];
-    for (size_t k = 0; k < scores.size(); ++k) out << "," << exact(values[k][i]);
+    for (size_t k = 0; k < methods.size(); ++k) out << "," << exact(values[k][i]);
     out << "\n";
   }
   write_file_atomically(path.string(), out.str());
@@ -111,21 +79,51 @@ struct EvalContext {
   double checkpoint_temperature = 1.0;
   std::optional<TrainConfig> train_config;  // the run's configuration, when the checkpoint records it
   std::string dataset, data_dir;
-  int64_t batch_size = 64;
-  Device device;
-  Numerics numerics = Numerics::Literal;
-  std::vector<Score> scores, recommended;
   Transform transform;
+  ForwardOptions forward;
+  // The OOD methods in output order; methods[k] is computed by posthoc[k] (null for odin).
+  std::vector<std::string> methods, recommended;
+  std::vector<std::unique_ptr<PosthocMethod>> posthoc;
+  std::map<std::string, std::string> undefined;  // asked for, but without a value for this head
 };
+
+void choose_methods(EvalContext& c, const EvalOptions& o) {
+  std::vector<std::string> asked = o.methods;
+  if (asked.empty())
+    for (Score s : all_scores()) asked.push_back(score_name(s));
+  PosthocOptions options = o.posthoc;
+  options.numerics = o.numerics == "fused" ? Numerics::Fused : Numerics::Literal;
+  for (const auto& name : asked) {
+    const std::string method = canonical_method_name(name);
+    if (std::find(c.methods.begin(), c.methods.end(), method) != c.methods.end() || c.undefined.count(method)) continue;
+    std::unique_ptr<PosthocMethod> m;
+    if (method == "odin") {
+      c.forward.odin = true;
+      c.forward.odin_temperature = options.odin_temperature;
+      c.forward.odin_noise = options.odin_noise;
+      c.forward.channel_std = normalization_for(c.dataset).std;
+    } else {
+      m = make_posthoc_method(method, *c.head, options);
+      if (!m->undefined_reason().empty()) {
+        std::fprintf(stderr, "note: %s is %s\n", method.c_str(), m->undefined_reason().c_str());
+        c.undefined[method] = m->undefined_reason();
+        continue;
+      }
+    }
+    c.methods.push_back(method);
+    c.posthoc.push_back(std::move(m));
+  }
+  for (Score s : recommended_scores(c.loaded.loss.family)) c.recommended.push_back(score_name(s));
+}
 
 EvalContext load_context(const EvalOptions& o) {
   EvalContext c;
-  c.device = parse_device(o.device);
+  c.forward.device = parse_device(o.device);
   DISMAX_CHECK(o.numerics == "literal" || o.numerics == "fused", "--numerics must be literal or fused, got '",
                o.numerics, "'");
-  c.numerics = o.numerics == "fused" ? Numerics::Fused : Numerics::Literal;
+  DISMAX_CHECK(o.fit_subset >= 0, "--fit-subset must be >= 0 (0 = all training features), got ", o.fit_subset);
   c.loaded = load_model(o.checkpoint);
-  c.loaded.model->to(c.device);
+  c.loaded.model->to(c.forward.device);
   c.loaded.model->eval();
   const Metadata& meta = c.loaded.metadata;
   if (meta.count("config")) c.train_config = TrainConfig::parse(meta.at("config"), o.checkpoint + ": metadata 'config'");
@@ -133,15 +131,56 @@ EvalContext load_context(const EvalOptions& o) {
   DISMAX_CHECK(!c.dataset.empty(), o.checkpoint, ": the checkpoint does not name its dataset; pass --dataset");
   c.data_dir = !o.data_dir.empty() ? o.data_dir : (c.train_config ? c.train_config->data_dir : "");
   DISMAX_CHECK(!c.data_dir.empty(), "pass --data-dir (the checkpoint does not record where its data was)");
-  c.batch_size = o.batch_size > 0 ? o.batch_size : (c.train_config ? c.train_config->batch_size : 64);
+  c.forward.batch_size = o.batch_size > 0 ? o.batch_size : (c.train_config ? c.train_config->batch_size : 64);
+  c.forward.workers = o.workers;
+  c.forward.max_samples = o.max_samples;
   c.head = dynamic_cast<LossHead*>(&c.loaded.model->head());
   DISMAX_CHECK(c.head != nullptr, o.checkpoint, ": the model's head is not a loss head");
   c.checkpoint_temperature = c.head->temperature();
-  if (o.scores.empty()) c.scores = all_scores();
-  for (const auto& name : o.scores) c.scores.push_back(parse_score(name));
-  c.recommended = recommended_scores(c.loaded.loss.family);
   c.transform = eval_transform(c.dataset);
+  choose_methods(c, o);
   return c;
+}
+
+// The in-distribution training split as the run trained on it (without its validation part).
+std::shared_ptr<const Dataset> training_split(const EvalContext& c) {
+  std::shared_ptr<const Dataset> train = open_dataset(c.dataset, c.data_dir, "train");
+  if (c.train_config && c.train_config->validation_split > 0)
+    train = split_train_validation(train, c.train_config->validation_split, c.train_config->seed, true).first;
+  return train;
+}
+
+// Fits the methods that need the in-distribution training features; returns those features (for
+// --save-features), or an empty set when no method needs them.
+FeatureSet fit_methods(EvalContext& c, const EvalOptions& o) {
+  std::string needing;
+  for (const auto& m : c.posthoc)
+    if (m && m->needs_training_features()) needing += (needing.empty() ? "" : ", ") + m->name();
+  if (needing.empty()) return {};
+  std::shared_ptr<const Dataset> train = training_split(c);
+  if (o.fit_subset > 0 && o.fit_subset < train->size()) {
+    Generator gen(0);
+    std::vector<int64_t> pick = randperm(train->size(), gen).to_vector<int64_t>();
+    pick.resize(static_cast<size_t>(o.fit_subset));
+    std::sort(pick.begin(), pick.end());
+    train = std::make_shared<SubsetDataset>(train, pick, "--fit-subset");
+  }
+  std::fprintf(stderr, "fitting %s on %ld training features of %s\n", needing.c_str(), static_cast<long>(train->size()),
+               c.dataset.c_str());
+  ForwardOptions forward = c.forward;
+  forward.odin = false;
+  forward.max_samples = 0;
+  const SetOutputs set = forward_pass(*c.loaded.model, "fit (train)", train, c.transform, forward);
+  for (const auto& m : c.posthoc)
+    if (m && m->needs_training_features()) m->fit(set.outputs);
+  return set.outputs;
+}
+
+std::vector<std::vector<double>> method_scores(const EvalContext& c, const SetOutputs& set) {
+  std::vector<std::vector<double>> values;
+  for (size_t k = 0; k < c.methods.size(); ++k)
+    values.push_back((c.posthoc[k] ? c.posthoc[k]->score(set.outputs) : set.odin).to_vector<double>());
+  return values;
 }
 
 // Temperature calibration on the held-out validation split of training when the run had one, else on the
@@ -171,8 +210,10 @@ Calibration calibrate(const EvalContext& c, const EvalOptions& o, const Predicti
   if (cal.split == "validation") {
     auto parts = split_train_validation(open_dataset(c.dataset, c.data_dir, "train"), c.train_config->validation_split,
                                         c.train_config->seed, true);
-    const SetOutputs valid = run_model(*c.loaded.model, "validation", parts.second, c.transform, o, c.batch_size, c.device);
-    on = make_predictions(valid.logits, valid.labels);
+    ForwardOptions forward = c.forward;
+    forward.odin = false;
+    const SetOutputs valid = forward_pass(*c.loaded.model, "validation", parts.second, c.transform, forward);
+    on = make_predictions(valid.outputs.logits, valid.outputs.labels);
   }
   cal.result = calibrate_temperature(on, options);
   cal.samples = on.size();
@@ -182,16 +223,10 @@ Calibration calibrate(const EvalContext& c, const EvalOptions& o, const Predicti
   return cal;
 }
 
-std::vector<std::vector<float>> scores_of(const EvalContext& c, const Tensor& logits) {
-  std::vector<std::vector<float>> values;
-  for (Score s : c.scores) values.push_back(compute_score(logits, s, c.numerics).to_vector<float>());
-  return values;
-}
-
 // Every OOD set through the model with the checkpoint's temperature (the paper's protocol): per-sample scores
-// in scores/ood_<set>.csv, logits into `logits_file`, metrics per score into the report.
+// in scores/ood_<set>.csv, outputs into `saved`, metrics per method into the report.
 void detect_ood(const EvalContext& c, const EvalOptions& o, const fs::path& out, ReportInput& report,
-                NamedTensors& logits_file) {
+                NamedTensors& logits_file, NamedTensors& features_file) {
   for (const OodSource& src : o.ood) {
     for (const auto& done : report.ood) DISMAX_CHECK(done.name != src.name, "--ood ", src.name, " is given twice");
     std::shared_ptr<const Dataset> data;
@@ -202,13 +237,15 @@ void detect_ood(const EvalContext& c, const EvalOptions& o, const fs::path& out,
     } else {
       data = open_dataset(src.dataset, src.dir, "test");
     }
-    const SetOutputs set = run_model(*c.loaded.model, src.name, data, c.transform, o, c.batch_size, c.device);
-    const auto out_scores = scores_of(c, set.logits);
-    write_scores_csv(out / "scores" / ("ood_" + src.name + ".csv"), set, c.scores, out_scores, false);
-    logits_file.emplace_back("ood." + src.name + ".logits", set.logits);
+    const SetOutputs set = forward_pass(*c.loaded.model, src.name, data, c.transform, c.forward);
+    const auto out_scores = method_scores(c, set);
+    write_scores_csv(out / "scores" / ("ood_" + src.name + ".csv"), set, c.methods, out_scores, false);
+    logits_file.emplace_back("ood." + src.name + ".logits", set.outputs.logits);
+    features_file.emplace_back("ood." + src.name + ".features", set.outputs.features);
+    features_file.emplace_back("ood." + src.name + ".logits", set.outputs.logits);
     std::vector<OodMetrics> metrics;
-    for (size_t k = 0; k < c.scores.size(); ++k) metrics.push_back(ood_metrics(report.in_scores[k], out_scores[k]));
-    report.ood.push_back({src.name, metrics, out_scores});
+    for (size_t k = 0; k < c.methods.size(); ++k) metrics.push_back(ood_metrics(report.in_scores[k], out_scores[k]));
+    report.ood.push_back({src.name, src.group, metrics, out_scores});
   }
 }
 
@@ -228,12 +265,13 @@ nlohmann::json results_json(const EvalContext& c, const EvalOptions& o, const Re
   const Metadata& meta = c.loaded.metadata;
   nlohmann::json ood = nlohmann::json::object();
   for (const OodReport& set : r.ood) {
-    nlohmann::json per_score;
-    for (size_t k = 0; k < r.scores.size(); ++k) per_score[score_name(r.scores[k])] = ood_json(set.metrics[k]);
-    ood[set.name] = per_score;
+    nlohmann::json per_method;
+    for (size_t k = 0; k < r.methods.size(); ++k) per_method[r.methods[k]] = ood_json(set.metrics[k]);
+    ood[set.name] = per_method;
   }
-  std::vector<std::string> recommended;
-  for (Score s : r.recommended) recommended.push_back(score_name(s));
+  nlohmann::json groups = nlohmann::json::object();
+  for (const OodReport& set : r.ood)
+    if (!set.group.empty()) groups[set.group].push_back(set.name);
   auto meta_or_unknown = [&](const char* key) { return meta.count(key) ? meta.at(key) : std::string("unknown"); };
   return {{"accuracy", r.before.accuracy},
           {"nll", r.after.nll},
@@ -248,12 +286,15 @@ nlohmann::json results_json(const EvalContext& c, const EvalOptions& o, const Re
                            {"mce", r.after.mce}, {"samples", cal.samples}}},
           {"ood_temperature", c.checkpoint_temperature},
           {"ood", ood},
+          {"ood_groups", groups},
+          {"methods", r.methods},
+          {"undefined_methods", r.undefined},
           {"samples", test_samples},
           {"dataset", c.dataset},
           {"model", c.loaded.model->arch()},
           {"loss", c.loaded.loss.str()},
           {"num_classes", c.loaded.model->num_classes()},
-          {"recommended_scores", recommended},
+          {"recommended_scores", r.recommended},
           {"numerics", o.numerics},
           {"metadata", {{"checkpoint", o.checkpoint},
                         {"checkpoint_sha256", sha256_file(o.checkpoint)},
@@ -278,23 +319,36 @@ std::string evaluate(const EvalOptions& o) {
 
   // In-distribution test set: classification, calibration, and the scores OOD sets are compared with.
   const SetOutputs test =
-      run_model(model, c.dataset, open_dataset(c.dataset, c.data_dir, "test"), c.transform, o, c.batch_size, c.device);
-  const Predictions test_pred = make_predictions(test.logits, test.labels);
+      forward_pass(model, c.dataset, open_dataset(c.dataset, c.data_dir, "test"), c.transform, c.forward);
+  const Predictions test_pred = make_predictions(test.outputs.logits, test.outputs.labels);
   const Calibration cal = calibrate(c, o, test_pred);
+  const FeatureSet train = fit_methods(c, o);
   ReportInput report{model.arch(), c.loaded.loss.str(), c.dataset, classification_metrics(test_pred),
                      classification_metrics(test_pred, cal.result.temperature), cal.result, cal.split,
-                     c.checkpoint_temperature, c.recommended, c.scores, scores_of(c, test.logits), {}};
-  write_scores_csv(out / "scores" / ("in_" + c.dataset + ".csv"), test, c.scores, report.in_scores, true);
-  NamedTensors logits_file{{"in." + c.dataset + ".logits", test.logits}, {"in." + c.dataset + ".labels", test.labels}};
+                     c.checkpoint_temperature, c.recommended, c.methods, method_scores(c, test), {}, c.undefined};
+  write_scores_csv(out / "scores" / ("in_" + c.dataset + ".csv"), test, c.methods, report.in_scores, true);
+  const std::string in = "in." + c.dataset;
+  NamedTensors logits_file{{in + ".logits", test.outputs.logits}, {in + ".labels", test.outputs.labels}};
+  NamedTensors features_file{{in + ".features", test.outputs.features}, {in + ".logits", test.outputs.logits},
+                             {in + ".labels", test.outputs.labels}};
+  if (train.features.defined()) {
+    features_file.emplace_back("train.features", train.features);
+    features_file.emplace_back("train.logits", train.logits);
+    features_file.emplace_back("train.labels", train.labels);
+  }
 
-  detect_ood(c, o, out, report, logits_file);
+  detect_ood(c, o, out, report, logits_file, features_file);
   save_safetensors((out / "logits.safetensors").string(), logits_file, {{"checkpoint", o.checkpoint}});
+  if (o.save_features)
+    save_safetensors((out / "features.safetensors").string(), features_file,
+                     {{"checkpoint", o.checkpoint}, {"head", model.head().type_name()}});
   if (o.write_temperature) write_temperature(c, o, cal);
 
-  const std::string text = results_json(c, o, report, cal, test.logits.size(0)).dump(2) + "\n";
+  const std::string text = results_json(c, o, report, cal, test.size()).dump(2) + "\n";
   write_file_atomically((out / "results.json").string(), text);
   write_file_atomically((out / "results.md").string(), markdown_report(report));
   write_file_atomically((out / "ood_metrics.csv").string(), ood_metrics_csv(report));
+  write_file_atomically((out / "ood.csv").string(), openood_csv(report));
   if (o.plots) write_plots(report, out / "plots");
   return text;
 }

@@ -2,12 +2,16 @@
 // calibration, and OOD detection for every OOD set and score, written as results.json, per-sample scores
 // (scores/in_<dataset>.csv, scores/ood_<set>.csv) and logits (logits.safetensors: in.<dataset>.logits,
 // in.<dataset>.labels, ood.<set>.logits) so metrics can be recomputed without the network, a Markdown table
-// in the paper's layout (results.md), every OOD metric per set and score (ood_metrics.csv), and PNG plots
-// (plots/).
+// in the paper's layout (results.md, with a method x set table), every OOD metric per set and method
+// (ood_metrics.csv), OpenOOD v1.5's ood.csv, and PNG plots (plots/). OOD methods are the head-output
+// scores and the post-hoc methods of posthoc/ (those fitted on training features read the in-distribution
+// training split, without the validation part when the run held one out).
 #pragma once
 
 #include <string>
 #include <vector>
+
+#include "posthoc/method.h"
 
 namespace dismax {
 
@@ -15,10 +19,11 @@ struct OodSource {
   std::string name;  // label in the results ("svhn", "lsun_resize", ...)
   std::string dataset;  // a dataset name, or "folder"
   std::string dir;
+  std::string group;  // "near", "far" (OpenOOD's groups, each also reported as a mean) or ""
 };
 // Parses NAME:DIR. NAME is a dataset name (cifar10, svhn, mnist, ...: its test split) or any other label
 // for an image folder (imagenet_resize, lsun_resize, imagenet-o, ...). Throws naming the bad argument.
-OodSource parse_ood(const std::string& text);
+OodSource parse_ood(const std::string& text, const std::string& group = "");
 
 struct EvalOptions {
   std::string checkpoint;
@@ -26,7 +31,11 @@ struct EvalOptions {
   std::string data_dir;  // empty: from the checkpoint's training configuration
   std::vector<OodSource> ood;
   std::string out = "eval";
-  std::vector<std::string> scores;  // empty: all scores
+  // OOD methods (posthoc/method.h names, and odin); empty: the head-output scores MPS ... maxlogit.
+  std::vector<std::string> methods;
+  PosthocOptions posthoc;
+  int64_t fit_subset = 0;     // training features used to fit methods: 0 = all, else a fixed random N
+  bool save_features = false;  // features.safetensors: features and head outputs of every set
   std::string calibrate_on;         // "validation" | "test" | "" (validation when the run held one out)
   std::string calibration_objective = "ECE";
   bool write_temperature = false;

@@ -9,14 +9,14 @@ std::vector<std::string> write_plots(const ReportInput& in, const std::filesyste
   std::filesystem::create_directories(folder);
   std::vector<std::string> written;
   const auto& palette = plot_palette();
-  for (Score score : in.recommended) {
+  for (const std::string& s : in.recommended) {
     size_t k = 0;
-    while (k < in.scores.size() && in.scores[k] != score) ++k;
-    if (k == in.scores.size()) continue;
-    const std::string s = score_name(score);
+    while (k < in.methods.size() && in.methods[k] != s) ++k;
+    if (k == in.methods.size()) continue;
     std::vector<RocSeries> curves;
     for (const auto& o : in.ood) {
-      std::vector<double> a(in.in_scores[k].begin(), in.in_scores[k].end()), b(o.out_scores[k].begin(), o.out_scores[k].end());
+      const std::vector<double>& a = in.in_scores[k];
+      const std::vector<double>& b = o.out_scores[k];
       const std::string hist = (folder / ("hist_" + o.name + "_" + s + ".png")).string();
       write_histogram_png(hist, in.model + " " + in.loss + ": " + s + " scores", s + " (higher = in-distribution)",
                           {{in.dataset + " (in)", a, palette[0]}, {o.name + " (out)", b, palette[1]}});
