@@ -18,6 +18,12 @@ Metadata model_metadata(const Model& model, const LossSpec& spec, const ModelCon
   Metadata m{{"model", model.arch()}, {"num_classes", std::to_string(model.num_classes())}, {"loss", spec.family}};
   if (spec.family == "dismax") m["fpr"] = spec.fpr ? "true" : "false";
   if (spec.fpr) m["alpha"] = std::to_string(spec.alpha);
+  if (spec.family == "logitnorm") {
+    std::ostringstream os;
+    os.precision(17);
+    os << spec.logitnorm_t;
+    m["logitnorm_t"] = os.str();
+  }
   if (config.in_channels != 3) m["in_channels"] = std::to_string(config.in_channels);
   if (config.width != 1.0) {
     std::ostringstream os;
@@ -48,6 +54,7 @@ LoadedModel load_model(const std::string& path) {
   out.loss = parse_loss(need("loss"));
   if (meta.count("fpr")) out.loss.fpr = meta.at("fpr") == "true";
   if (meta.count("alpha")) out.loss.alpha = metadata_double(meta, "alpha", path);
+  if (meta.count("logitnorm_t")) out.loss.logitnorm_t = metadata_double(meta, "logitnorm_t", path);
   if (meta.count("in_channels")) out.config.in_channels = metadata_int(meta, "in_channels", path);
   if (meta.count("width")) out.config.width = metadata_double(meta, "width", path);
   if (meta.count("depth")) out.config.depth = metadata_int(meta, "depth", path);

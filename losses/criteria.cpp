@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <map>
+#include <sstream>
 
 #include "engine/grad_mode.h"
 #include "engine/ops.h"
@@ -64,6 +65,24 @@ Tensor SoftMaxLoss::forward(const Tensor& logits, const Tensor& targets) {
   check_logits(logits, "softmax loss");
   const auto y = host_targets(targets, logits.size(0), logits.size(1), "softmax loss");
   return mean_nll(logits, y, 0, logits.size(0), 1.0, Numerics::Fused);
+}
+
+LogitNormLoss::LogitNormLoss(std::shared_ptr<LossHead> head, double t) : Criterion(std::move(head)), t_(t) {
+  DISMAX_CHECK(std::isfinite(t) && t > 0, "logitnorm: t must be a positive number, got ", t);
+}
+
+Tensor LogitNormLoss::forward(const Tensor& logits, const Tensor& targets) {
+  check_logits(logits, "logitnorm loss");
+  const auto y = host_targets(targets, logits.size(0), logits.size(1), "logitnorm loss");
+  const Tensor norms = affine(sqrt(sum(square(logits), {1}, true)), t_, t_ * 1e-7);  // t (||z|| + 1e-7)
+  return mean_nll(div(logits, norms), y, 0, logits.size(0), 1.0, Numerics::Fused);
+}
+
+std::string LogitNormLoss::describe() const {
+  if (t_ == 0.04) return "logitnorm";
+  std::ostringstream os;
+  os << "logitnorm_" << t_;
+  return os.str();
 }
 
 IsoMaxLoss::IsoMaxLoss(std::shared_ptr<LossHead> head, Numerics numerics, double entropic_scale)

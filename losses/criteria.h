@@ -45,6 +45,19 @@ class SoftMaxLoss : public Criterion {
   std::string describe() const override { return "softmax"; }
 };
 
+// LogitNorm (Wei et al., ICML 2022) on a SoftMax head: cross-entropy of z / (t (||z|| + 1e-7)), train
+// and eval alike (t = 0.04 by default, as the paper and OpenOOD).
+class LogitNormLoss : public Criterion {
+ public:
+  LogitNormLoss(std::shared_ptr<LossHead> head, double t = 0.04);
+  Tensor forward(const Tensor& logits, const Tensor& targets) override;
+  std::string describe() const override;
+  double t() const { return t_; }
+
+ private:
+  double t_;
+};
+
 // IsoMax and IsoMax+: -mean log softmax(E z)_target with the entropic scale E = 10, train and eval alike.
 class IsoMaxLoss : public Criterion {
  public:

@@ -18,6 +18,11 @@ std::vector<std::string> split(const std::string& s, char sep) {
 }  // namespace
 
 std::string LossSpec::str() const {
+  if (family == "logitnorm" && logitnorm_t != 0.04) {
+    std::ostringstream os;
+    os << "logitnorm_" << logitnorm_t;
+    return os.str();
+  }
   if (family != "dismax" || !fpr) return family;
   if (alpha == 1.0) return "dismax_fpr";
   std::ostringstream os;
@@ -32,17 +37,25 @@ LossSpec parse_loss(const std::string& text) {
   const auto parts = split(text, '_');
   DISMAX_CHECK(text.empty() || (text.back() != '_' && text.find("__") == std::string::npos), "invalid loss '", text,
                "': empty part");
-  const char* forms = " (accepted: softmax, isomax, isomaxplus, dismax, dismax_fpr, dismax_fpr_<alpha>, "
+  const char* forms = " (accepted: softmax, isomax, isomaxplus, dismax, dismax_fpr, dismax_fpr_<alpha>, logitnorm, "
+                      "logitnorm_<t>, "
                       "<family>_none, <family>_std_std_std, dismax_std_std_{fpr,noreg,0.5,0.25})";
   DISMAX_CHECK(!parts.empty(), "invalid loss '", text, "'", forms);
   LossSpec spec;
   spec.family = parts[0];
   DISMAX_CHECK(spec.family == "softmax" || spec.family == "isomax" || spec.family == "isomaxplus" ||
-                   spec.family == "dismax",
-               "invalid loss '", text, "': the family must be softmax, isomax, isomaxplus or dismax");
+                   spec.family == "dismax" || spec.family == "logitnorm",
+               "invalid loss '", text, "': the family must be softmax, isomax, isomaxplus, dismax or logitnorm");
   const bool dismax = spec.family == "dismax";
   auto bad = [&](const std::string& why) { DISMAX_FAIL("invalid loss '", text, "': ", why, forms); };
   if (parts.size() == 1) return spec;
+  if (spec.family == "logitnorm") {
+    char* end = nullptr;
+    const double t = std::strtod(parts[1].c_str(), &end);
+    if (parts.size() != 2 || *end != '\0' || !std::isfinite(t) || t <= 0) bad("logitnorm takes one part, t > 0");
+    spec.logitnorm_t = t;
+    return spec;
+  }
   if (parts.size() == 2) {
     if (parts[1] == "none" || parts[1] == "std") return spec;
     if (dismax && parts[1] == "fpr") {
@@ -75,7 +88,7 @@ LossSpec parse_loss(const std::string& text) {
 }
 
 std::shared_ptr<LossHead> make_head(const std::string& family, int64_t f, int64_t c, Generator& gen) {
-  if (family == "softmax") return std::make_shared<SoftMaxHead>(f, c, gen);
+  if (family == "softmax" || family == "logitnorm") return std::make_shared<SoftMaxHead>(f, c, gen);
   if (family == "isomax") return std::make_shared<IsoMaxHead>(f, c);
   if (family == "isomaxplus") return std::make_shared<IsoMaxPlusHead>(f, c, gen);
   if (family == "dismax") return std::make_shared<DisMaxHead>(f, c, gen);
@@ -83,9 +96,10 @@ std::shared_ptr<LossHead> make_head(const std::string& family, int64_t f, int64_
 }
 
 std::shared_ptr<Criterion> make_criterion(const LossSpec& spec, std::shared_ptr<LossHead> head) {
-  DISMAX_CHECK(head != nullptr && head->loss_name() == spec.family, "make_criterion: a ", spec.family,
-               " loss needs a ", spec.family, " head");
+  DISMAX_CHECK(head != nullptr && head->loss_name() == spec.head_family(), "make_criterion: a ", spec.family,
+               " loss needs a ", spec.head_family(), " head");
   if (spec.family == "softmax") return std::make_shared<SoftMaxLoss>(head);
+  if (spec.family == "logitnorm") return std::make_shared<LogitNormLoss>(head, spec.logitnorm_t);
   if (spec.family == "isomax" || spec.family == "isomaxplus") return std::make_shared<IsoMaxLoss>(head, spec.numerics);
   return std::make_shared<DisMaxLoss>(head, DisMaxOptions{spec.fpr, spec.alpha, spec.numerics});
 }

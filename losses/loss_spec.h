@@ -10,14 +10,18 @@
 namespace dismax {
 
 struct LossSpec {
-  std::string family = "softmax";  // softmax | isomax | isomaxplus | dismax
+  std::string family = "softmax";  // softmax | isomax | isomaxplus | dismax | logitnorm
   bool fpr = false;
   double alpha = 1.0;
+  double logitnorm_t = 0.04;  // LogitNorm's temperature t
   Numerics numerics = Numerics::Literal;
-  std::string str() const;  // canonical: "softmax", "dismax", "dismax_fpr", "dismax_fpr_0.5"
+  // canonical: "softmax", "dismax", "dismax_fpr", "dismax_fpr_0.5", "logitnorm", "logitnorm_0.1"
+  std::string str() const;
+  // The family whose head the loss trains: LogitNorm's is SoftMax's (a linear layer).
+  std::string head_family() const { return family == "logitnorm" ? "softmax" : family; }
 };
 
-// Accepts the canonical names, ORIG strings ("dismax_std_std_fpr", "dismax_std_std_0.5",
+// Accepts the canonical names (LogitNorm: "logitnorm", "logitnorm_<t>"), ORIG strings ("dismax_std_std_fpr", "dismax_std_std_0.5",
 // "isomaxplus_std_std_std") and LIB strings ("dismax_fpr", "softmax_none"). Throws naming the string.
 LossSpec parse_loss(const std::string& text);
 

@@ -69,7 +69,7 @@ Score parse_score(const std::string& name) {
 }
 
 std::vector<Score> recommended_scores(const std::string& loss_name) {
-  if (loss_name == "softmax") return {Score::MPS};
+  if (loss_name == "softmax" || loss_name == "logitnorm") return {Score::MPS};
   if (loss_name == "isomax") return {Score::ES};
   if (loss_name == "isomaxplus") return {Score::MDS};
   if (loss_name == "dismax") return {Score::MMLES, Score::MPS};

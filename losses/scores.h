@@ -25,7 +25,7 @@ Tensor compute_score(const Tensor& logits, Score score, Numerics numerics = Nume
 std::string score_name(Score score);  // "MPS", ..., "energy", "maxlogit"
 Score parse_score(const std::string& name);  // case-insensitive; throws listing the known names
 std::vector<Score> all_scores();
-// The scores the original scripts evaluate for a loss: softmax MPS, isomax ES, isomaxplus MDS, dismax MMLES
+// The scores the original scripts evaluate for a loss: softmax MPS (and logitnorm, as OpenOOD), isomax ES, isomaxplus MDS, dismax MMLES
 // and MPS.
 std::vector<Score> recommended_scores(const std::string& loss_name);
 

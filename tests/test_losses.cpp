@@ -1,5 +1,6 @@
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 #include <unistd.h>
@@ -202,7 +203,8 @@ TEST_CASE("DisMax preprocess shuffles always and keeps pairs aligned") {
 TEST_CASE("finite-difference checks of every criterion and head") {
   const Tensor targets = Tensor::from_vector<int64_t>({2, 0, 1, 2, 4, 3, 0}, {7});
   const auto logits = testing::randn64({7, 5}, 3, 0.5, -1.0);
-  for (const char* name : {"softmax", "isomax", "isomaxplus", "dismax", "dismax_fpr", "dismax_fpr_0.5"}) {
+  for (const char* name : {"softmax", "isomax", "isomaxplus", "dismax", "dismax_fpr", "dismax_fpr_0.5", "logitnorm",
+                           "logitnorm_0.5"}) {
     for (Numerics numerics : {Numerics::Literal, Numerics::Fused}) {
       LossSpec spec = parse_loss(name);
       spec.numerics = numerics;
@@ -219,6 +221,37 @@ TEST_CASE("finite-difference checks of every criterion and head") {
                                {logits});
     }
   }
+}
+
+TEST_CASE("LogitNorm: cross-entropy of z / (t (||z|| + 1e-7)) on a SoftMax head; its strings and metadata") {
+  const std::vector<double> z = {1.5, -0.5, 2.0, 0.25, -3.0, 0.5};  // two rows of three
+  const std::vector<int64_t> y = {2, 0};
+  for (double t : {0.04, 0.5}) {
+    double expected = 0;
+    for (int r = 0; r < 2; ++r) {
+      double norm = 0;
+      for (int j = 0; j < 3; ++j) norm += z[r * 3 + j] * z[r * 3 + j];
+      const double scale = 1.0 / (t * (std::sqrt(norm) + 1e-7));
+      double top = -1e300, total = 0;
+      for (int j = 0; j < 3; ++j) top = std::max(top, z[r * 3 + j] * scale);
+      for (int j = 0; j < 3; ++j) total += std::exp(z[r * 3 + j] * scale - top);
+      expected += -(z[r * 3 + y[r]] * scale - top - std::log(total)) / 2;
+    }
+    LossSpec spec = parse_loss(t == 0.04 ? "logitnorm" : "logitnorm_0.5");
+    CHECK(spec.logitnorm_t == t);
+    CHECK(spec.head_family() == "softmax");
+    Generator gen(3);
+    auto head = make_head(spec.family, 4, 3, gen);
+    CHECK(head->loss_name() == "softmax");
+    auto criterion = make_criterion(spec, head);
+    CHECK(criterion->describe() == spec.str());
+    const Tensor loss = criterion->forward(Tensor::from_vector(z, {2, 3}), Tensor::from_vector(y, {2}));
+    CHECK(loss.item() == doctest::Approx(expected).epsilon(1e-12));
+  }
+  CHECK(parse_loss("logitnorm_0.1").str() == "logitnorm_0.1");
+  CHECK_THROWS_WITH_AS(parse_loss("logitnorm_x"), doctest::Contains("logitnorm takes one part"), Error);
+  CHECK_THROWS_WITH_AS(parse_loss("logitnorm_0"), doctest::Contains("logitnorm"), Error);
+  CHECK(recommended_scores("logitnorm") == std::vector<Score>{Score::MPS});
 }
 
 TEST_CASE("sanity at initialisation: loss near ln C, DisMax logits near -2 (SPEC 8.3)") {

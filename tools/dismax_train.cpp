@@ -1,6 +1,7 @@
 // dismax-train: trains an image classifier with SoftMax, IsoMax, IsoMax+ or DisMax (+FPR). Defaults
 // reproduce the paper's recipe (SPEC §5); see --help.
 #include <CLI/CLI.hpp>
+#include <cmath>
 #include <new>
 #include <cstdio>
 #include <sstream>
@@ -47,7 +48,7 @@ int main(int argc, char** argv) {
   TrainConfig c;
   std::string config_string, milestones, loss = "softmax";
   bool fpr = false, resume = false;
-  double alpha = 1.0;
+  double alpha = 1.0, logitnorm_t = 0.04;
   CLI::App app{"dismax-train: train an image classifier with SoftMax, IsoMax, IsoMax+ or DisMax (+FPR).\n"
                "Defaults follow the paper's recipe (SGD 0.1, Nesterov momentum 0.9, weight decay 1e-4, batch 64, 300 "
                "epochs, lr x0.1 at 150/200/250 on CIFAR; batch 256, 90 epochs, 30/60 on ImageNet)."};
@@ -56,10 +57,12 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember(training_dataset_names()));
   app.add_option("--data-dir", c.data_dir, "Folder holding the dataset in its official layout")->capture_default_str();
   app.add_option("--model", c.model, "Architecture: " + joined(model_names()))->capture_default_str();
-  app.add_option("--loss", loss, "softmax | isomax | isomaxplus | dismax (or an original loss string such as "
+  app.add_option("--loss", loss, "softmax | isomax | isomaxplus | dismax | logitnorm (or an original loss string such as "
                                  "dismax_std_std_fpr)")->capture_default_str();
   app.add_flag("--fpr", fpr, "DisMax with fractional probability regularisation");
   app.add_option("--alpha", alpha, "Weight of the FPR KL term (1, 0.5 or 0.25 in the paper)")->capture_default_str();
+  auto* logitnorm_option = app.add_option("--logitnorm-t", logitnorm_t, "LogitNorm's temperature t (--loss logitnorm)")
+                               ->capture_default_str();
   app.add_option("--numerics", c.numerics, "literal (softmax then log, as the paper's code) | fused (log-softmax)")
       ->capture_default_str();
   app.add_option("--config", config_string, "Original config string, e.g. data~cifar10+model~resnet34+loss~dismax_std_std_fpr");
@@ -112,6 +115,11 @@ int main(int argc, char** argv) {
       DISMAX_CHECK(spec.family == "dismax", "--fpr needs --loss dismax, got ", loss);
       spec.fpr = true;
       spec.alpha = alpha;
+    }
+    if (logitnorm_option->count()) {
+      DISMAX_CHECK(spec.family == "logitnorm", "--logitnorm-t needs --loss logitnorm, got ", loss);
+      DISMAX_CHECK(std::isfinite(logitnorm_t) && logitnorm_t > 0, "--logitnorm-t must be > 0, got ", logitnorm_t);
+      spec.logitnorm_t = logitnorm_t;
     }
     c.loss = spec.str();
     const Recipe& recipe = training_recipe(c.dataset);
