@@ -129,6 +129,27 @@ std::shared_ptr<ArrayDataset> read_svhn_mat(const std::string& path);
 std::shared_ptr<ArrayDataset> read_idx(const std::string& images_path, const std::string& labels_path,
                                        int64_t num_classes, const std::string& name);
 
+// The examples of `base` whose label is one of `classes` (distinct, each in [0, base classes)), relabelled
+// by rank among them: the classic open-set split (train on some classes, the others are near-OOD).
+class ClassSubsetDataset : public Dataset {
+ public:
+  ClassSubsetDataset(std::shared_ptr<const Dataset> base, std::vector<int64_t> classes);
+  int64_t size() const override { return static_cast<int64_t>(indices_.size()); }
+  int64_t num_classes() const override { return static_cast<int64_t>(classes_.size()); }
+  Example get(int64_t index) const override;
+  int64_t label(int64_t index) const override;
+  std::string source(int64_t index) const override;
+  std::string name() const override { return base_->name(); }
+  std::string describe() const override;
+
+ private:
+  int64_t base_index(int64_t index) const;
+  std::shared_ptr<const Dataset> base_;
+  std::vector<int64_t> classes_;  // sorted
+  std::vector<int64_t> remap_;    // base label -> new label, -1 when left out
+  std::vector<int64_t> indices_;
+};
+
 // A deterministic held-out split of `dataset`: `validation` in (0, 1) is a fraction, >= 1 a count of
 // examples. Chosen by a permutation from `seed` (per class when `stratified`); both parts keep the
 // original order. Returns {train, validation}.

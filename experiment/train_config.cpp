@@ -21,6 +21,11 @@ const Recipe& training_recipe(const std::string& dataset) {
   return *dataset_info(dataset).recipe;
 }
 
+std::shared_ptr<const Dataset> with_config_classes(std::shared_ptr<const Dataset> data, const TrainConfig& config) {
+  if (config.classes.empty()) return data;
+  return std::make_shared<ClassSubsetDataset>(std::move(data), config.classes);
+}
+
 void TrainConfig::validate() const {
   training_recipe(dataset);
   auto finite = [](double v) { return std::isfinite(v); };
@@ -45,6 +50,10 @@ void TrainConfig::validate() const {
   DISMAX_CHECK(workers >= 0, "--workers must be >= 0, got ", workers);
   DISMAX_CHECK(max_train_batches >= 0, "--max-batches must be >= 0 (0 = all), got ", max_train_batches);
   DISMAX_CHECK(train_subset >= 0, "--train-subset must be >= 0 (0 = all), got ", train_subset);
+  for (size_t i = 0; i < classes.size(); ++i)
+    DISMAX_CHECK(classes[i] >= 0 && std::count(classes.begin(), classes.end(), classes[i]) == 1,
+                 "--classes must be distinct class indices >= 0, got ", classes[i], " at position ", i + 1);
+  DISMAX_CHECK(classes.size() != 1, "--classes needs at least two classes");
   DISMAX_CHECK(log_every >= 0, "--log-every must be >= 0, got ", log_every);
   DISMAX_CHECK(!out.empty(), "--out must name a folder");
   DISMAX_CHECK(!data_dir.empty(), "--data-dir must name a folder");
@@ -74,6 +83,7 @@ std::string TrainConfig::json(int indent) const {
           {"validation_split", validation_split},
           {"max_train_batches", max_train_batches},
           {"train_subset", train_subset},
+          {"classes", classes},
           {"log_every", log_every},
           {"out", out}};
   return j.dump(indent);
@@ -111,6 +121,7 @@ TrainConfig TrainConfig::parse(const std::string& text, const std::string& sourc
     c.validation_split = j.value("validation_split", c.validation_split);
     c.max_train_batches = j.value("max_train_batches", c.max_train_batches);
     c.train_subset = j.value("train_subset", c.train_subset);
+    c.classes = j.value("classes", c.classes);
     c.log_every = j.value("log_every", c.log_every);
     c.out = j.value("out", c.out);
   } catch (const nlohmann::json::exception& e) {

@@ -35,6 +35,7 @@ struct TrainConfig {
   double validation_split = 0;  // 0: select on the test split as the paper did; (0,1) fraction or a count
   int64_t max_train_batches = 0;  // 0: all (a cap for smoke runs)
   int64_t train_subset = 0;       // 0: whole training set; N: the first N examples of a fixed shuffle
+  std::vector<int64_t> classes;   // empty: all; else train and validate on these classes only (relabelled by rank)
   int64_t log_every = 0;          // batches between plain log lines when not on a terminal (0: about 10 per epoch)
   std::string out = "runs/run";
 
@@ -48,6 +49,9 @@ struct TrainConfig {
   // Reads json()'s text; throws "<source>: not valid JSON (...)" / "<source>: invalid run configuration (...)".
   static TrainConfig parse(const std::string& text, const std::string& source);
 };
+
+// `data` restricted to `config.classes` (itself when that is empty).
+std::shared_ptr<const Dataset> with_config_classes(std::shared_ptr<const Dataset> data, const TrainConfig& config);
 
 // The dataset's SPEC §5 recipe (epochs, batch size, milestones), for the flags the user did not set. Throws
 // naming --dataset when the dataset is for evaluation only.

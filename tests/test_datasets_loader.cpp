@@ -205,3 +205,22 @@ TEST_CASE("datasets: train/validation split") {
   REQUIRE(b.has_value());
   CHECK(b->indices[0] == 0);  // indices are the subset's
 }
+
+TEST_CASE("datasets: a class subset keeps those classes, relabelled by rank (the open-set split)") {
+  auto ds = synthetic(200, 4);
+  const ClassSubsetDataset sub(ds, {3, 1});
+  CHECK(sub.num_classes() == 2);
+  int64_t expected = 0;
+  for (int64_t i = 0; i < ds->size(); ++i) expected += ds->label(i) == 1 || ds->label(i) == 3;
+  REQUIRE(sub.size() == expected);
+  for (int64_t i = 0; i < sub.size(); ++i) {
+    CHECK((sub.label(i) == 0 || sub.label(i) == 1));
+    CHECK(sub.get(i).label == sub.label(i));
+  }
+  // Class 1 becomes 0 and class 3 becomes 1, in the base order.
+  int64_t first = 0;
+  while (ds->label(first) != 1 && ds->label(first) != 3) ++first;
+  CHECK(sub.label(0) == (ds->label(first) == 1 ? 0 : 1));
+  CHECK_THROWS_WITH_AS(ClassSubsetDataset(ds, {0, 4}), doctest::Contains("class 4 is not in [0, 4)"), Error);
+  CHECK_THROWS_WITH_AS(ClassSubsetDataset(ds, {2, 2}), doctest::Contains("given twice"), Error);
+}

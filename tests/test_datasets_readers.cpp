@@ -15,6 +15,7 @@
 
 #include "datasets/registry.h"
 #include "datasets/dataset.h"
+#include "datasets/image_list.h"
 #include "datasets/loader.h"
 #include "datasets/mat_file.h"
 #include "datasets/transforms.h"
@@ -541,4 +542,30 @@ TEST_CASE("datasets: real CIFAR-10 JPEGs (shared/data/cifar10-jpeg.tar.gz)") {
                                             << ")");
     CHECK(std::abs(mean - norm.mean[c]) < 0.01);
   }
+}
+
+TEST_CASE("datasets: OpenOOD image lists (relative paths, labels, errors naming the line)") {
+  const fs::path dir = temp_dir("imglist");
+  fs::create_directories(dir / "images" / "a");
+  write_bytes(dir / "id.txt", "a/0.png 3\na/1.png 0\n\n");
+  write_bytes(dir / "ood.txt", "a/0.png -1\na/1.png\r\n");
+  const ImageListDataset id((dir / "id.txt").string(), (dir / "images").string(), 10, "id");
+  CHECK(id.size() == 2);
+  CHECK(id.label(0) == 3);
+  CHECK(id.source(1) == (dir / "images" / "a" / "1.png").string());
+  const ImageListDataset ood((dir / "ood.txt").string(), (dir / "images").string(), 0, "ood");
+  CHECK(ood.size() == 2);
+  CHECK(ood.label(1) == -1);
+  CHECK_THROWS_WITH_AS(ImageListDataset((dir / "ood.txt").string(), (dir / "images").string(), 10, "id"),
+                       doctest::Contains("ood.txt, line 1: no label in [0, 10)"), Error);
+  write_bytes(dir / "bad.txt", "a/0.png 1\n/etc/passwd 0\n");
+  CHECK_THROWS_WITH_AS(ImageListDataset((dir / "bad.txt").string(), (dir / "images").string(), 10, "id"),
+                       doctest::Contains("bad.txt, line 2: '/etc/passwd' is not a path relative"), Error);
+  CHECK_THROWS_WITH_AS(ImageListDataset((dir / "absent.txt").string(), (dir / "images").string(), 10, "id"),
+                       doctest::Contains("absent.txt: cannot open image list"), Error);
+  write_bytes(dir / "empty.txt", "\n");
+  CHECK_THROWS_WITH_AS(ImageListDataset((dir / "empty.txt").string(), (dir / "images").string(), 0, "e"),
+                       doctest::Contains("lists no image"), Error);
+  CHECK_THROWS_WITH_AS(ImageListDataset((dir / "id.txt").string(), (dir / "nope").string(), 10, "id"),
+                       doctest::Contains("does not exist"), Error);
 }

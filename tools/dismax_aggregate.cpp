@@ -1,7 +1,10 @@
 // dismax-aggregate: gathers the results.json files written by dismax-eval (searching the given folders
 // recursively) and prints mean ± sample std over runs, one row per (dataset, model, loss), in the layout of
 // the paper's Table 2: accuracy, ECE after calibration, and AUROC / AUPR-out per OOD set for the loss's
-// recommended score (MPS for SoftMax, ES for IsoMax, MDS for IsoMax+, MMLES for DisMax) or --score.
+// recommended score (MPS for SoftMax, ES for IsoMax, MDS for IsoMax+, MMLES for DisMax) or --score. With
+// --leaderboard, a second table in the layout of OpenOOD v1.5's leaderboard: one row per (dataset, model,
+// loss, method), near-OOD and far-OOD AUROC (the mean over each group's sets, sklearn's AUROC) and the
+// in-distribution accuracy, mean ± std over runs.
 #include <CLI/CLI.hpp>
 #include <new>
 #include <cmath>
@@ -12,6 +15,9 @@
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
+#include <string>
+#include <tuple>
+#include <vector>
 
 #include "engine/error.h"
 #include "engine/io/file.h"
@@ -40,6 +46,25 @@ struct Values {
   }
 };
 
+struct LeaderboardRow {
+  int runs = 0;
+  Values near, far, accuracy;
+};
+
+// The mean of `key` over the sets of `group` for `method`, or NaN when the run has no such group.
+double group_mean(const nlohmann::json& j, const std::string& group, const std::string& method, const char* key) {
+  if (!j.contains("ood_groups") || !j["ood_groups"].contains(group)) return std::nan("");
+  double total = 0;
+  int count = 0;
+  for (const auto& set : j["ood_groups"][group]) {
+    const auto& per_method = j.at("ood").at(set.get<std::string>());
+    if (!per_method.contains(method)) return std::nan("");
+    total += per_method[method].at(key).get<double>();
+    ++count;
+  }
+  return count > 0 ? total / count : std::nan("");
+}
+
 struct Group {
   int runs = 0;
   Values accuracy, ece;
@@ -56,6 +81,9 @@ int main(int argc, char** argv) {
   app.add_option("folders", roots, "Folders searched recursively for results.json")->required();
   app.add_option("--score", score_override, "Score to tabulate instead of each loss's recommended one");
   app.add_option("--out", out_path, "Also write the table (Markdown) to this file");
+  bool leaderboard = false;
+  app.add_flag("--leaderboard", leaderboard, "Also a table per method in OpenOOD's leaderboard layout (near-/far-OOD "
+                                             "AUROC, ID accuracy), from runs evaluated with --near-ood/--far-ood");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -64,6 +92,7 @@ int main(int argc, char** argv) {
   try {
     std::map<std::tuple<std::string, std::string, std::string>, Group> groups;
     std::set<std::string> ood_sets;
+    std::map<std::tuple<std::string, std::string, std::string, std::string>, LeaderboardRow> board;
     int files = 0;
     for (const auto& root : roots) {
       DISMAX_CHECK(fs::exists(root), root, ": no such folder");
@@ -90,6 +119,17 @@ int main(int argc, char** argv) {
             g.auroc[it.key()].v.push_back(it.value()[g.score].at("auroc").get<double>());
             g.aupr_out[it.key()].v.push_back(it.value()[g.score].at("aupr_out").get<double>());
           }
+        if (leaderboard && j.contains("methods"))
+          for (const auto& m : j["methods"]) {
+            const std::string method = m.get<std::string>();
+            LeaderboardRow& row = board[{j.value("dataset", "?"), j.value("model", "?"), loss, method}];
+            ++row.runs;
+            row.accuracy.v.push_back(j.at("accuracy").get<double>());
+            for (auto [group, values] : {std::pair<const char*, Values*>{"near", &row.near}, {"far", &row.far}}) {
+              const double v = group_mean(j, group, method, "sklearn_auroc");
+              if (!std::isnan(v)) values->v.push_back(v);
+            }
+          }
         } catch (const nlohmann::json::exception& e) {
           DISMAX_FAIL(entry.path().string(), ": not a dismax-eval results.json (", e.what(), ")");
         }
@@ -111,6 +151,14 @@ int main(int argc, char** argv) {
            << (p == g.aupr_out.end() ? "–" : p->second.format(100, 1)) << " |";
       }
       md << "\n";
+    }
+    if (leaderboard) {
+      md << "\n| dataset | model | loss | method | runs | near-OOD AUROC (%) | far-OOD AUROC (%) | ID ACC (%) |\n"
+         << "|---|---|---|---|---:|---:|---:|---:|\n";
+      for (const auto& [key, row] : board)
+        md << "| " << std::get<0>(key) << " | " << std::get<1>(key) << " | " << std::get<2>(key) << " | "
+           << std::get<3>(key) << " | " << row.runs << " | " << row.near.format(100, 2) << " | "
+           << row.far.format(100, 2) << " | " << row.accuracy.format(100, 2) << " |\n";
     }
     std::printf("%s", md.str().c_str());
     if (!out_path.empty()) write_file_atomically(out_path, md.str());

@@ -27,6 +27,10 @@ int main(int argc, char** argv) {
                                "a label for an image folder (lsun_resize, imagenet_resize, imagenet-o, ...)");
   app.add_option("--near-ood", near_ood, "Near-OOD set NAME:DIR, repeatable (reported also as the 'nearood' mean)");
   app.add_option("--far-ood", far_ood, "Far-OOD set NAME:DIR, repeatable (reported also as the 'farood' mean)");
+  app.add_option("--benchmark", o.benchmark, "OpenOOD v1.5's benchmark: openood-cifar10, openood-cifar100 or "
+                                             "openood-imagenet (its in-distribution lists and near/far-OOD sets)");
+  app.add_option("--data-root", o.data_root, "With --benchmark: OpenOOD's data folder (benchmark_imglist/, "
+                                             "images_classic/, images_largescale/)");
   app.add_option("--out", o.out, "Output folder")->capture_default_str();
   app.add_option("--methods", o.methods, "OOD methods, repeatable or comma-separated (default: the head-output "
                                          "scores MPS ES MDS MMLS MMLES MMLEPS energy maxlogit); also msp, gen, odin, "

@@ -86,6 +86,9 @@ int main(int argc, char** argv) {
                  "Hold out part of the training set for model selection and calibration: a fraction in (0,1) or a "
                  "count; 0 selects on the test split as the paper did")->capture_default_str();
   app.add_option("--train-subset", c.train_subset, "Train on a fixed random subset of this many examples (0 = all)");
+  app.add_option("--classes", c.classes, "Train and validate on these class indices only, relabelled by rank "
+                                         "(comma-separated; the open-set split: the others are near-OOD)")
+      ->delimiter(',');
   app.add_option("--max-batches", c.max_train_batches, "Cap on training batches per epoch (0 = all; for smoke runs)");
   app.add_option("--log-every", c.log_every, "Batches between log lines when not on a terminal (0 = ~10 per epoch)");
   app.add_option("--out", c.out, "Output folder (config.json, checkpoints, logs)")->capture_default_str();

@@ -108,8 +108,29 @@ for run, vim in (("run", False), ("softmax", True)):
     assert scores[0] == "index," + ",".join(methods) and len(scores) == 41, scores[:2]
 print("eval: post-hoc methods, groups, ood.csv and features as documented")
 PY
+"$bin/dismax-aggregate" --leaderboard "$work/posthoc_run" "$work/posthoc_softmax" > "$work/board"
+grep -Eq '^\| fashion-mnist \| resnet20 \| softmax \| vim \| 1 \| [0-9.]+ \| [0-9.]+ \| [0-9.]+ \|$' "$work/board" \
+    || { echo "leaderboard row missing:"; cat "$work/board"; exit 1; }
 "$bin/dismax-eval" --checkpoint "$work/softmax/best.safetensors" --methods mahalanobys --out "$work/x" 2> "$work/err" && exit 1
 grep -q "unknown OOD method 'mahalanobys'" "$work/err" || { cat "$work/err"; exit 1; }
+# OpenOOD v1.5's benchmark layout (a miniature: synthetic CIFAR-10 and image lists).
+python3 "$(dirname "$0")/fake_openood.py" "$work/cifar" "$work/openood"
+"$bin/dismax-train" --dataset cifar10 --data-dir "$work/cifar" --model resnet20 --width 0.25 --epochs 1 \
+    --batch-size 32 --threads 2 --out "$work/c10" > /dev/null 2>&1
+"$bin/dismax-eval" --checkpoint "$work/c10/best.safetensors" --benchmark openood-cifar10 --data-root "$work/openood" \
+    --methods msp,knn --knn-k 5 --no-plots --out "$work/bench" > "$work/bench.log" 2>&1 || { cat "$work/bench.log"; exit 1; }
+python3 - "$work" <<'PY'
+import csv, json, os, sys
+e = os.path.join(sys.argv[1], "bench")
+rows = [r["dataset"] for r in csv.DictReader(open(os.path.join(e, "ood.csv"))) if r["method"] == "MPS"]
+assert rows == ["cifar100", "tin", "nearood", "mnist", "svhn", "texture", "places365", "farood"], rows
+r = json.load(open(os.path.join(e, "results.json")))
+assert r["samples"] == 30 and r["ood"]["mnist"]["knn"]["out_samples"] == 12, (r["samples"], r["ood"]["mnist"])
+print("eval: --benchmark openood-cifar10 reads OpenOOD's image lists")
+PY
+"$bin/dismax-eval" --checkpoint "$work/c10/best.safetensors" --benchmark openood-cifar10 --data-root "$work/nowhere" \
+    --out "$work/x" 2> "$work/err" && exit 1
+grep -q "test_cifar10.txt" "$work/err" || { cat "$work/err"; exit 1; }
 # The calibrated temperature is now in the checkpoint's metadata.
 grep -aq '"calibration_split":"validation"' "$work/run/best.safetensors" || { echo "temperature not written"; exit 1; }
 "$bin/dismax-aggregate" "$work" | grep -q "dismax_fpr \[MMLES\]" || { echo "aggregate table missing the run"; exit 1; }

@@ -1,6 +1,7 @@
 #include "tools/eval/evaluator.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -11,6 +12,7 @@
 #include <sstream>
 
 #include "datasets/dataset.h"
+#include "datasets/image_list.h"
 #include "datasets/loader.h"
 #include "datasets/registry.h"
 #include "engine/grad_mode.h"
@@ -20,6 +22,7 @@
 #include "engine/parallel.h"
 #include "engine/version.h"
 #include "experiment/model_with_loss.h"
+#include "experiment/openood_benchmark.h"
 #include "experiment/train_config.h"
 #include "losses/scores.h"
 #include "metrics/calibration.h"
@@ -79,13 +82,26 @@ struct EvalContext {
   double checkpoint_temperature = 1.0;
   std::optional<TrainConfig> train_config;  // the run's configuration, when the checkpoint records it
   std::string dataset, data_dir;
+  const OpenOodBenchmark* benchmark = nullptr;
+  std::string data_root;
   Transform transform;
   ForwardOptions forward;
   // The OOD methods in output order; methods[k] is computed by posthoc[k] (null for odin).
   std::vector<std::string> methods, recommended;
   std::vector<std::unique_ptr<PosthocMethod>> posthoc;
   std::map<std::string, std::string> undefined;  // asked for, but without a value for this head
+  // Wall time: the shared forward passes (with data loading), ODIN's extra passes, the other methods.
+  mutable double forward_seconds = 0, odin_seconds = 0, method_seconds = 0, fit_seconds = 0;
+  const SetOutputs& timed(const SetOutputs& set) const {
+    forward_seconds += set.forward_seconds;
+    odin_seconds += set.odin_seconds;
+    return set;
+  }
 };
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
 
 void choose_methods(EvalContext& c, const EvalOptions& o) {
   std::vector<std::string> asked = o.methods;
@@ -130,7 +146,15 @@ EvalContext load_context(const EvalOptions& o) {
   c.dataset = !o.dataset.empty() ? o.dataset : meta.count("dataset") ? meta.at("dataset") : "";
   DISMAX_CHECK(!c.dataset.empty(), o.checkpoint, ": the checkpoint does not name its dataset; pass --dataset");
   c.data_dir = !o.data_dir.empty() ? o.data_dir : (c.train_config ? c.train_config->data_dir : "");
-  DISMAX_CHECK(!c.data_dir.empty(), "pass --data-dir (the checkpoint does not record where its data was)");
+  if (!o.benchmark.empty()) {
+    c.benchmark = &openood_benchmark(o.benchmark);
+    DISMAX_CHECK(!o.data_root.empty(), "--benchmark ", o.benchmark, " needs --data-root (OpenOOD's data folder)");
+    DISMAX_CHECK(c.benchmark->dataset == c.dataset, "--benchmark ", o.benchmark, " is for models trained on ",
+                 c.benchmark->dataset, "; ", o.checkpoint, " was trained on ", c.dataset);
+    c.data_root = o.data_root;
+  } else {
+    DISMAX_CHECK(!c.data_dir.empty(), "pass --data-dir (the checkpoint does not record where its data was)");
+  }
   c.forward.batch_size = o.batch_size > 0 ? o.batch_size : (c.train_config ? c.train_config->batch_size : 64);
   c.forward.workers = o.workers;
   c.forward.max_samples = o.max_samples;
@@ -142,9 +166,27 @@ EvalContext load_context(const EvalOptions& o) {
   return c;
 }
 
+std::shared_ptr<const Dataset> open_list(const std::string& root, const BenchmarkList& l, int64_t classes,
+                                         bool skip_unreadable) {
+  DatasetOptions options;
+  options.skip_unreadable = skip_unreadable;
+  const fs::path r(root);
+  return std::make_shared<ImageListDataset>((r / l.list).string(), (r / l.images).string(), classes, l.name, options);
+}
+
+// A split of the in-distribution set (a benchmark's list, or the dataset's split), restricted to the classes
+// the run trained on.
+std::shared_ptr<const Dataset> in_distribution(const EvalContext& c, const std::string& split) {
+  std::shared_ptr<const Dataset> data =
+      c.benchmark ? open_list(c.data_root, split == "train" ? c.benchmark->train : c.benchmark->test,
+                              c.benchmark->num_classes, false)
+                  : open_dataset(c.dataset, c.data_dir, split);
+  return c.train_config ? with_config_classes(data, *c.train_config) : data;
+}
+
 // The in-distribution training split as the run trained on it (without its validation part).
 std::shared_ptr<const Dataset> training_split(const EvalContext& c) {
-  std::shared_ptr<const Dataset> train = open_dataset(c.dataset, c.data_dir, "train");
+  std::shared_ptr<const Dataset> train = in_distribution(c, "train");
   if (c.train_config && c.train_config->validation_split > 0)
     train = split_train_validation(train, c.train_config->validation_split, c.train_config->seed, true).first;
   return train;
@@ -170,16 +212,20 @@ FeatureSet fit_methods(EvalContext& c, const EvalOptions& o) {
   ForwardOptions forward = c.forward;
   forward.odin = false;
   forward.max_samples = 0;
-  const SetOutputs set = forward_pass(*c.loaded.model, "fit (train)", train, c.transform, forward);
+  const SetOutputs set = c.timed(forward_pass(*c.loaded.model, "fit (train)", train, c.transform, forward));
+  const auto t0 = std::chrono::steady_clock::now();
   for (const auto& m : c.posthoc)
     if (m && m->needs_training_features()) m->fit(set.outputs);
+  c.fit_seconds += seconds_since(t0);
   return set.outputs;
 }
 
 std::vector<std::vector<double>> method_scores(const EvalContext& c, const SetOutputs& set) {
+  const auto t0 = std::chrono::steady_clock::now();
   std::vector<std::vector<double>> values;
   for (size_t k = 0; k < c.methods.size(); ++k)
     values.push_back((c.posthoc[k] ? c.posthoc[k]->score(set.outputs) : set.odin).to_vector<double>());
+  c.method_seconds += seconds_since(t0);
   return values;
 }
 
@@ -208,7 +254,7 @@ Calibration calibrate(const EvalContext& c, const EvalOptions& o, const Predicti
   options.objective = cal.objective = parse_calibration_objective(o.calibration_objective);
   Predictions on = test;
   if (cal.split == "validation") {
-    auto parts = split_train_validation(open_dataset(c.dataset, c.data_dir, "train"), c.train_config->validation_split,
+    auto parts = split_train_validation(in_distribution(c, "train"), c.train_config->validation_split,
                                         c.train_config->seed, true);
     ForwardOptions forward = c.forward;
     forward.odin = false;
@@ -227,17 +273,27 @@ Calibration calibrate(const EvalContext& c, const EvalOptions& o, const Predicti
 // in scores/ood_<set>.csv, outputs into `saved`, metrics per method into the report.
 void detect_ood(const EvalContext& c, const EvalOptions& o, const fs::path& out, ReportInput& report,
                 NamedTensors& logits_file, NamedTensors& features_file) {
-  for (const OodSource& src : o.ood) {
+  std::vector<OodSource> sources;
+  if (c.benchmark)
+    for (const BenchmarkList& l : c.benchmark->ood)
+      sources.push_back({l.name, "list", (fs::path(c.data_root) / l.images).string(), l.group,
+                         (fs::path(c.data_root) / l.list).string()});
+  sources.insert(sources.end(), o.ood.begin(), o.ood.end());
+  for (const OodSource& src : sources) {
     for (const auto& done : report.ood) DISMAX_CHECK(done.name != src.name, "--ood ", src.name, " is given twice");
     std::shared_ptr<const Dataset> data;
-    if (src.dataset == "folder") {
+    if (!src.list.empty()) {
+      DatasetOptions dopt;
+      dopt.skip_unreadable = true;
+      data = std::make_shared<ImageListDataset>(src.list, src.dir, 0, src.name, dopt);
+    } else if (src.dataset == "folder") {
       DatasetOptions dopt;
       dopt.skip_unreadable = true;
       data = std::make_shared<ImageFolderDataset>(src.dir, dopt, src.name);
     } else {
       data = open_dataset(src.dataset, src.dir, "test");
     }
-    const SetOutputs set = forward_pass(*c.loaded.model, src.name, data, c.transform, c.forward);
+    const SetOutputs set = c.timed(forward_pass(*c.loaded.model, src.name, data, c.transform, c.forward));
     const auto out_scores = method_scores(c, set);
     write_scores_csv(out / "scores" / ("ood_" + src.name + ".csv"), set, c.methods, out_scores, false);
     logits_file.emplace_back("ood." + src.name + ".logits", set.outputs.logits);
@@ -296,6 +352,8 @@ nlohmann::json results_json(const EvalContext& c, const EvalOptions& o, const Re
           {"num_classes", c.loaded.model->num_classes()},
           {"recommended_scores", r.recommended},
           {"numerics", o.numerics},
+          {"timing_seconds", {{"forward_passes", c.forward_seconds}, {"odin", c.odin_seconds},
+                              {"methods_fit", c.fit_seconds}, {"methods_score", c.method_seconds}}},
           {"metadata", {{"checkpoint", o.checkpoint},
                         {"checkpoint_sha256", sha256_file(o.checkpoint)},
                         {"engine_version", engine_version()},
@@ -318,8 +376,7 @@ std::string evaluate(const EvalOptions& o) {
                c.dataset.c_str());
 
   // In-distribution test set: classification, calibration, and the scores OOD sets are compared with.
-  const SetOutputs test =
-      forward_pass(model, c.dataset, open_dataset(c.dataset, c.data_dir, "test"), c.transform, c.forward);
+  const SetOutputs test = c.timed(forward_pass(model, c.dataset, in_distribution(c, "test"), c.transform, c.forward));
   const Predictions test_pred = make_predictions(test.outputs.logits, test.outputs.labels);
   const Calibration cal = calibrate(c, o, test_pred);
   const FeatureSet train = fit_methods(c, o);
@@ -344,6 +401,8 @@ std::string evaluate(const EvalOptions& o) {
                      {{"checkpoint", o.checkpoint}, {"head", model.head().type_name()}});
   if (o.write_temperature) write_temperature(c, o, cal);
 
+  std::fprintf(stderr, "time: forward passes %.1f s, ODIN %.1f s, other methods %.2f s (fit %.2f s, score %.2f s)\n",
+               c.forward_seconds, c.odin_seconds, c.fit_seconds + c.method_seconds, c.fit_seconds, c.method_seconds);
   const std::string text = results_json(c, o, report, cal, test.size()).dump(2) + "\n";
   write_file_atomically((out / "results.json").string(), text);
   write_file_atomically((out / "results.md").string(), markdown_report(report));

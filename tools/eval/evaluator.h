@@ -20,6 +20,7 @@ struct OodSource {
   std::string dataset;  // a dataset name, or "folder"
   std::string dir;
   std::string group;  // "near", "far" (OpenOOD's groups, each also reported as a mean) or ""
+  std::string list;   // an OpenOOD image list read with `dir` as its image folder (else a folder or dataset)
 };
 // Parses NAME:DIR. NAME is a dataset name (cifar10, svhn, mnist, ...: its test split) or any other label
 // for an image folder (imagenet_resize, lsun_resize, imagenet-o, ...). Throws naming the bad argument.
@@ -30,6 +31,9 @@ struct EvalOptions {
   std::string dataset;   // empty: from the checkpoint
   std::string data_dir;  // empty: from the checkpoint's training configuration
   std::vector<OodSource> ood;
+  // OpenOOD v1.5's benchmark (experiment/openood_benchmark.h) read under data_root: its in-distribution
+  // lists replace the dataset's splits and its near/far sets come before `ood`.
+  std::string benchmark, data_root;
   std::string out = "eval";
   // OOD methods (posthoc/method.h names, and odin); empty: the head-output scores MPS ... maxlogit.
   std::vector<std::string> methods;

@@ -1,5 +1,7 @@
 #include "tools/eval/forward_pass.h"
 
+#include <chrono>
+
 #include "datasets/loader.h"
 #include "engine/error.h"
 #include "engine/grad_mode.h"
@@ -21,6 +23,8 @@ SetOutputs forward_pass(Model& model, const std::string& name, std::shared_ptr<c
   Progress progress("eval " + name, loader.num_batches());
   std::vector<Tensor> features, logits, labels, odin;
   int64_t done = 0, rows = 0;
+  double odin_seconds = 0;
+  const auto start = std::chrono::steady_clock::now();
   while (auto batch = loader.next()) {
     if (batch->size() == 0) {  // every image of the batch was unreadable and skipped
       progress.update(++done, "", 0);
@@ -33,7 +37,11 @@ SetOutputs forward_pass(Model& model, const std::string& name, std::shared_ptr<c
       logits.push_back(model.head().forward(f).to(Device::cpu()));
       features.push_back(f.to(Device::cpu()));
     }
-    if (o.odin) odin.push_back(odin_scores(model, x, o.channel_std, o.odin_temperature, o.odin_noise));
+    if (o.odin) {
+      const auto t0 = std::chrono::steady_clock::now();
+      odin.push_back(odin_scores(model, x, o.channel_std, o.odin_temperature, o.odin_noise));
+      odin_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    }
     labels.push_back(batch->labels);
     rows += batch->size();
     progress.update(++done, "", batch->size());
@@ -41,7 +49,9 @@ SetOutputs forward_pass(Model& model, const std::string& name, std::shared_ptr<c
   progress.finish(std::to_string(rows) + " samples");
   DISMAX_CHECK(rows > 0, name, ": no samples to evaluate in ", data->describe(),
                data->size() > 0 ? " (none of its images could be read)" : "");
-  SetOutputs out{name, {cat(features, 0), cat(logits, 0), cat(labels, 0)}, Tensor(), data->size() - rows};
+  const double total = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  SetOutputs out{name, {cat(features, 0), cat(logits, 0), cat(labels, 0)}, Tensor(), data->size() - rows,
+                 total - odin_seconds, odin_seconds};
   if (o.odin) out.odin = cat(odin, 0);
   return out;
 }

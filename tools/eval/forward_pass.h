@@ -30,6 +30,7 @@ struct SetOutputs {
   FeatureSet outputs;  // features (N, F), logits (N, C) float32 and labels (N) int64, host
   Tensor odin;         // (N) float64, host; undefined unless ForwardOptions::odin
   int64_t skipped = 0;  // unreadable images left out
+  double forward_seconds = 0, odin_seconds = 0;  // wall time of the shared pass (with loading) and of ODIN
   int64_t size() const { return outputs.logits.size(0); }
 };
 

@@ -129,11 +129,11 @@ struct RunData {
 
 RunData open_data(const TrainConfig& config) {
   RunData d;
-  d.train = open_dataset(config.dataset, config.data_dir, "train");
+  d.train = with_config_classes(open_dataset(config.dataset, config.data_dir, "train"), config);
   if (config.validation_split > 0) {
     std::tie(d.train, d.valid) = split_train_validation(d.train, config.validation_split, config.seed, true);
   } else {
-    d.valid = open_dataset(config.dataset, config.data_dir, "test");
+    d.valid = with_config_classes(open_dataset(config.dataset, config.data_dir, "test"), config);
   }
   if (config.train_subset > 0 && config.train_subset < d.train->size()) {
     std::vector<int64_t> order(static_cast<size_t>(d.train->size()));
@@ -148,7 +148,8 @@ RunData open_data(const TrainConfig& config) {
   DISMAX_CHECK(d.valid->size() > 0, config.dataset, ": the validation set (",
                config.validation_split > 0 ? "--validation-split" : "the test split", ") is empty");
   d.classes = d.train->num_classes();
-  const int64_t expected = dataset_info(config.dataset).num_classes;
+  const int64_t expected =
+      config.classes.empty() ? dataset_info(config.dataset).num_classes : static_cast<int64_t>(config.classes.size());
   DISMAX_CHECK(expected == 0 || expected == d.classes, config.dataset, ": expected ", expected, " classes, found ",
                d.classes, " in ", config.data_dir);
   return d;
