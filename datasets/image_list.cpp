@@ -27,15 +27,17 @@ ImageListDataset::ImageListDataset(const std::string& list, const std::string& i
     if (line.find_first_not_of(" \t") == std::string::npos) continue;
     const size_t space = line.find(' ');
     const std::string path = line.substr(0, space);
-    DISMAX_CHECK(!path.empty() && path[0] != '/' && path.find("..") == std::string::npos, list, ", line ", line_number,
-                 ": '", path, "' is not a path relative to the image folder");
+    bool relative = !path.empty() && path[0] != '/';
+    for (const auto& part : fs::path(path)) relative &= part != "..";
+    DISMAX_CHECK(relative, list, ", line ", line_number, ": '", path, "' is not a path inside the image folder");
     int64_t label = -1;
     if (space != std::string::npos) {
       const std::string rest = line.substr(space + 1);
       char* end = nullptr;
       errno = 0;
       const long long v = std::strtoll(rest.c_str(), &end, 10);
-      if (end != rest.c_str() && errno == 0 && v >= 0 && v < num_classes) label = v;
+      const bool whole = end != rest.c_str() && (*end == '\0' || *end == ' ' || *end == '\t');
+      if (whole && errno == 0 && v >= 0 && v < num_classes) label = v;
     }
     DISMAX_CHECK(num_classes == 0 || label >= 0, list, ", line ", line_number, ": no label in [0, ", num_classes,
                  ") for an in-distribution image");

@@ -74,7 +74,8 @@ LogitNormLoss::LogitNormLoss(std::shared_ptr<LossHead> head, double t) : Criteri
 Tensor LogitNormLoss::forward(const Tensor& logits, const Tensor& targets) {
   check_logits(logits, "logitnorm loss");
   const auto y = host_targets(targets, logits.size(0), logits.size(1), "logitnorm loss");
-  const Tensor norms = affine(sqrt(sum(square(logits), {1}, true)), t_, t_ * 1e-7);  // t (||z|| + 1e-7)
+  // t (||z|| + 1e-7); the squared norm is clamped so that an all-zero row has gradient 0, not NaN.
+  const Tensor norms = affine(sqrt(clamp_min(sum(square(logits), {1}, true), 1e-30)), t_, t_ * 1e-7);
   return mean_nll(div(logits, norms), y, 0, logits.size(0), 1.0, Numerics::Fused);
 }
 

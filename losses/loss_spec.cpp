@@ -1,6 +1,7 @@
 #include "losses/loss_spec.h"
 
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <sstream>
 #include <vector>
@@ -19,9 +20,12 @@ std::vector<std::string> split(const std::string& s, char sep) {
 
 std::string LossSpec::str() const {
   if (family == "logitnorm" && logitnorm_t != 0.04) {
-    std::ostringstream os;
-    os << "logitnorm_" << logitnorm_t;
-    return os.str();
+    char text[32];
+    for (int digits = 6; digits <= 17; ++digits) {  // the shortest form that reads back as the same number
+      std::snprintf(text, sizeof text, "%.*g", digits, logitnorm_t);
+      if (std::strtod(text, nullptr) == logitnorm_t) break;
+    }
+    return std::string("logitnorm_") + text;
   }
   if (family != "dismax" || !fpr) return family;
   if (alpha == 1.0) return "dismax_fpr";

@@ -116,7 +116,7 @@ class KnnMethod : public PosthocMethod {
     const std::vector<float> query_norms = row_squared_norms(queries);
     const int64_t n = queries.size(0), m = bank_t_.size(1);
     std::vector<double> out(static_cast<size_t>(n));
-    constexpr int64_t kBlock = 1024;  // 1024 x 50 000 distances = 200 MB at a time
+    const int64_t kBlock = std::max<int64_t>(16, (int64_t{256} << 20) / (4 * m));  // about 256 MB of distances
     for (int64_t start = 0; start < n; start += kBlock) {
       const int64_t rows = std::min(kBlock, n - start);
       const Tensor dots = matmul(queries.narrow(0, start, rows), bank_t_);
@@ -196,15 +196,16 @@ class ReactMethod : public PosthocMethod {
   bool fitted_ = false;
 };
 
-// ASH-S (Djurisic et al. 2023) on the penultimate feature vector: keep its n - round(n p / 100) largest
-// values, zero the rest, multiply by exp(sum before / sum after); then the head and the energy score. Where
-// the kept values sum to 0 the vector is left unscaled (OpenOOD would divide by zero).
+// ASH (Djurisic et al. 2023) on the penultimate feature vector: keep its k = n - round(n p / 100) largest
+// values and zero the rest; ASH-S then multiplies by exp(sum before / sum after), ASH-B (what OpenOOD v1.5's
+// "ash" postprocessor runs) sets each kept value to sum before / k. Then the head and the energy score.
+// ASH-S leaves a vector whose kept values sum to 0 unscaled (OpenOOD's would divide by zero).
 class AshMethod : public PosthocMethod {
  public:
-  AshMethod(Module& head, double percentile) : head_(head), percentile_(percentile) {
+  AshMethod(Module& head, double percentile, bool binary) : head_(head), percentile_(percentile), binary_(binary) {
     DISMAX_CHECK(percentile >= 0 && percentile < 100, "--ash-percentile must be in [0, 100), got ", percentile);
   }
-  std::string name() const override { return "ash"; }
+  std::string name() const override { return binary_ ? "ash-b" : "ash-s"; }
   Tensor score(const FeatureSet& set) const override {
     check_features(set, "ash");
     RowMatrixD x = to_matrix(set.features);
@@ -224,9 +225,10 @@ class AshMethod : public PosthocMethod {
       for (Eigen::Index j = 0; j < n; ++j) {
         const bool kept = x(i, j) > cut || (x(i, j) == cut && ties_left-- > 0);
         if (!kept) x(i, j) = 0;
+        else if (binary_) x(i, j) = before / static_cast<double>(keep);
         after += x(i, j);
       }
-      if (after != 0) x.row(i) *= std::exp(before / after);
+      if (!binary_ && after != 0) x.row(i) *= std::exp(before / after);
     }
     return posthoc_detail::scores_tensor(posthoc_detail::logsumexp_rows(to_matrix(apply_head(head_, x))));
   }
@@ -234,9 +236,10 @@ class AshMethod : public PosthocMethod {
  private:
   Module& head_;
   double percentile_;
+  bool binary_;
 };
 
-// ViM (Wang et al. 2022), for a linear head z = f W^T + b: origin u = -pinv(W) b; the principal subspace
+// ViM (Wang et al. 2022), for a linear head z = (f W^T + b) / T: origin u = -pinv(W) b; the principal subspace
 // of the uncentred covariance of (f - u) over the training features, dimension D; the residual
 // ||(f - u) NS|| on the remaining eigenvectors, scaled by alpha = mean max_j z_j / mean residual on the
 // training set; score = logsumexp_j z_j - alpha ||(f - u) NS||.
@@ -244,6 +247,7 @@ class VimMethod : public PosthocMethod {
  public:
   VimMethod(Module& head, int64_t dim) : dim_(dim) {
     if (auto* linear = dynamic_cast<SoftMaxHead*>(&head)) {
+      temperature_ = linear->temperature();
       w_ = to_matrix(linear->weights.detach());
       b_ = Eigen::Map<const Eigen::VectorXd>(linear->bias.to_vector<double>().data(), linear->bias.numel());
     } else {
@@ -285,14 +289,17 @@ class VimMethod : public PosthocMethod {
   }
 
  private:
-  RowMatrixD logits_of(const RowMatrixD& x) const { return (x * w_.transpose()).rowwise() + b_.transpose(); }
+  // The head's output: (f W^T + b) / T, T = 1 unless calibration wrote one (OpenOOD has no T).
+  RowMatrixD logits_of(const RowMatrixD& x) const {
+    return ((x * w_.transpose()).rowwise() + b_.transpose()) / temperature_;
+  }
 
   int64_t dim_;
   std::string reason_;
   RowMatrixD w_;
   Eigen::VectorXd b_, origin_;
   Eigen::MatrixXd null_space_;
-  double alpha_ = 0;
+  double temperature_ = 1.0, alpha_ = 0;
   bool fitted_ = false;
 };
 
@@ -303,7 +310,8 @@ std::unique_ptr<PosthocMethod> make_feature_method(const std::string& canonical,
   if (canonical == "mahalanobis") return std::make_unique<MahalanobisMethod>();
   if (canonical == "knn") return std::make_unique<KnnMethod>(o.knn_k);
   if (canonical == "react") return std::make_unique<ReactMethod>(head, o.react_percentile);
-  if (canonical == "ash") return std::make_unique<AshMethod>(head, o.ash_percentile);
+  if (canonical == "ash-s") return std::make_unique<AshMethod>(head, o.ash_percentile, false);
+  if (canonical == "ash-b") return std::make_unique<AshMethod>(head, o.ash_percentile, true);
   if (canonical == "vim") return std::make_unique<VimMethod>(head, o.vim_dim);
   return nullptr;
 }

@@ -26,7 +26,7 @@ struct PosthocOptions {
   double gen_gamma = 0.1;          // GEN: sum over the M largest p of p^gamma (1 - p)^gamma
   int64_t gen_m = 100;             // at most the class count
   double react_percentile = 90;    // ReAct: clip features at this percentile of the training features
-  double ash_percentile = 90;      // ASH-S: keep the top (100 - p)% of each feature vector
+  double ash_percentile = 90;      // ASH-S / ASH-B: keep the top (100 - p)% of each feature vector
   int64_t knn_k = 50;              // KNN: the K-th nearest training feature
   int64_t vim_dim = 0;             // ViM: principal subspace dimension (0: half the feature dimension)
   double odin_temperature = 1000;  // ODIN
@@ -48,14 +48,16 @@ class PosthocMethod {
 };
 
 // The methods by name (case-insensitive): the head-output scores of losses/scores.h (MPS, alias msp; ES;
-// MDS; MMLS; MMLES; MMLEPS; energy; maxlogit), gen, mahalanobis, knn, react, ash, vim. `head` is the
+// MDS; MMLS; MMLES; MMLEPS; energy, alias ebo; maxlogit, alias mls), gen, mahalanobis, knn, react, ash-s,
+// ash-b, vim. `head` is the
 // model's head (ReAct, ASH and ViM apply or read it; it must outlive the method). odin is not made here.
 // Throws naming the method and listing the known ones.
 std::unique_ptr<PosthocMethod> make_posthoc_method(const std::string& name, Module& head,
                                                    const PosthocOptions& options = {});
 // Every method name make_posthoc_method accepts, plus "odin".
 std::vector<std::string> posthoc_method_names();
-// The canonical spelling of a method name ("MSP" -> "MPS", "Energy" -> "energy"); throws for unknown names.
+// The canonical spelling of a method name ("MSP" -> "MPS", "Energy" -> "energy"); throws for unknown names
+// and for "ash" (ash-s or ash-b).
 std::string canonical_method_name(const std::string& name);
 
 }  // namespace dismax

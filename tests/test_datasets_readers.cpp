@@ -560,7 +560,13 @@ TEST_CASE("datasets: OpenOOD image lists (relative paths, labels, errors naming 
                        doctest::Contains("ood.txt, line 1: no label in [0, 10)"), Error);
   write_bytes(dir / "bad.txt", "a/0.png 1\n/etc/passwd 0\n");
   CHECK_THROWS_WITH_AS(ImageListDataset((dir / "bad.txt").string(), (dir / "images").string(), 10, "id"),
-                       doctest::Contains("bad.txt, line 2: '/etc/passwd' is not a path relative"), Error);
+                       doctest::Contains("bad.txt, line 2: '/etc/passwd' is not a path inside"), Error);
+  write_bytes(dir / "up.txt", "a/../../x.png 1\n");
+  CHECK_THROWS_WITH_AS(ImageListDataset((dir / "up.txt").string(), (dir / "images").string(), 10, "id"),
+                       doctest::Contains("up.txt, line 1"), Error);
+  write_bytes(dir / "junk.txt", "a/0.png 3abc\n");
+  CHECK_THROWS_WITH_AS(ImageListDataset((dir / "junk.txt").string(), (dir / "images").string(), 10, "id"),
+                       doctest::Contains("no label"), Error);
   CHECK_THROWS_WITH_AS(ImageListDataset((dir / "absent.txt").string(), (dir / "images").string(), 10, "id"),
                        doctest::Contains("absent.txt: cannot open image list"), Error);
   write_bytes(dir / "empty.txt", "\n");

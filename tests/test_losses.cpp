@@ -249,6 +249,16 @@ TEST_CASE("LogitNorm: cross-entropy of z / (t (||z|| + 1e-7)) on a SoftMax head;
     CHECK(loss.item() == doctest::Approx(expected).epsilon(1e-12));
   }
   CHECK(parse_loss("logitnorm_0.1").str() == "logitnorm_0.1");
+  LossSpec precise = parse_loss("logitnorm");
+  precise.logitnorm_t = 0.0123456789;
+  CHECK(parse_loss(precise.str()).logitnorm_t == 0.0123456789);
+  {  // an all-zero row of logits has a finite gradient
+    Generator gen(4);
+    auto criterion = make_criterion(parse_loss("logitnorm"), make_head("logitnorm", 4, 3, gen));
+    Tensor zero = Tensor::zeros({1, 3}, DType::Float64).set_requires_grad(true);
+    criterion->forward(zero, Tensor::from_vector<int64_t>({1}, {1})).backward();
+    for (double g : zero.grad().to_vector<double>()) CHECK(std::isfinite(g));
+  }
   CHECK_THROWS_WITH_AS(parse_loss("logitnorm_x"), doctest::Contains("logitnorm takes one part"), Error);
   CHECK_THROWS_WITH_AS(parse_loss("logitnorm_0"), doctest::Contains("logitnorm"), Error);
   CHECK(recommended_scores("logitnorm") == std::vector<Score>{Score::MPS});

@@ -65,7 +65,7 @@ PosthocOptions fixture_options() {
 TEST_CASE("post-hoc methods match OpenOOD's postprocessors: scores within 1e-4, metrics within 1e-6") {
   auto head = fixture_head();
   const FeatureSet train = set_of("train"), test = set_of("test"), ood = set_of("ood");
-  for (const std::string name : {"gen", "mahalanobis", "knn", "react", "ash", "vim"}) {
+  for (const std::string name : {"gen", "mahalanobis", "knn", "react", "ash-s", "ash-b", "vim"}) {
     CAPTURE(name);
     auto method = make_posthoc_method(name, *head, fixture_options());
     CHECK(method->name() == name);
@@ -87,7 +87,9 @@ TEST_CASE("post-hoc methods: names, fitting order, heads they are not defined fo
   auto head = fixture_head();
   CHECK(canonical_method_name("MSP") == "MPS");
   CHECK(canonical_method_name("Energy") == "energy");
-  CHECK(canonical_method_name("ASH-S") == "ash");
+  CHECK(canonical_method_name("ASH_S") == "ash-s");
+  CHECK(canonical_method_name("ebo") == "energy");
+  CHECK_THROWS_WITH_AS(canonical_method_name("ash"), doctest::Contains("ambiguous"), Error);
   CHECK_THROWS_WITH_AS(canonical_method_name("mahalanobys"), doctest::Contains("known: MPS"), Error);
   CHECK_THROWS_WITH_AS(make_posthoc_method("odin", *head), doctest::Contains("input gradient"), Error);
   auto knn = make_posthoc_method("knn", *head, fixture_options());

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Writes posthoc.safetensors for tests/test_posthoc.cpp: the post-hoc OOD methods computed as OpenOOD v1.5's
-postprocessors compute them (GEN, Mahalanobis/MDS, KNN, ReAct, ASH-S, ViM, ODIN), ported line by line to
+postprocessors compute them (GEN, Mahalanobis/MDS, KNN, ReAct, ASH-S, ASH-B, ViM, ODIN), ported line by line to
 NumPy / scikit-learn / PyTorch, on random post-ReLU features of a small linear head and, for ODIN, a small
 Flatten + Linear network. KNN's exact search is done with NumPy in float64 (OpenOOD uses faiss IndexFlatL2,
 float32); sklearn's roc_auc_score and average-precision style areas give the metrics. Needs Debian's
@@ -102,6 +102,18 @@ def ash_s(x, percentile):  # OpenOOD ash_s on a (N, F, 1, 1) map
     return logsumexp(logits(t.view(x.shape[0], F).numpy()), axis=1)
 
 
+def ash_b(x, percentile):  # OpenOOD ash_b (what its "ash" postprocessor runs) on a (N, F, 1, 1) map
+    t = torch.from_numpy(x.astype(np.float64)).view(x.shape[0], F, 1, 1).clone()
+    s1 = t.sum(dim=[1, 2, 3])
+    n = t.shape[1:].numel()
+    k = n - int(np.round(n * percentile / 100.0))
+    flat = t.view((t.shape[0], n))
+    v, i = torch.topk(flat, k, dim=1)
+    fill = (s1 / k).unsqueeze(dim=1).expand(v.shape)
+    flat.zero_().scatter_(dim=1, index=i, src=fill)
+    return logsumexp(logits(t.view(x.shape[0], F).numpy()), axis=1)
+
+
 def fit_vim():  # OpenOOD vim_postprocessor.setup
     u = -np.matmul(np.linalg.pinv(W.astype(np.float64)), b.astype(np.float64))
     ec = sklearn.covariance.EmpiricalCovariance(assume_centered=True)
@@ -120,7 +132,8 @@ def vim(x):
     return -np.linalg.norm(np.matmul(x.astype(np.float64) - u, ns), axis=-1) * alpha + logsumexp(logits(x), axis=-1)
 
 
-methods = {"gen": gen, "mahalanobis": mds, "knn": knn, "react": react, "ash": lambda x: ash_s(x, ASH_P), "vim": vim}
+methods = {"gen": gen, "mahalanobis": mds, "knn": knn, "react": react, "ash-s": lambda x: ash_s(x, ASH_P),
+           "ash-b": lambda x: ash_b(x, ASH_P), "vim": vim}
 for name, fn in methods.items():
     for part, x in (("test", test), ("ood", ood)):
         z = logits(x) if name == "gen" else x

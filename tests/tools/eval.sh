@@ -70,7 +70,7 @@ for i in range(40):
 PY
 for run in run softmax; do
   "$bin/dismax-eval" --checkpoint "$work/$run/best.safetensors" --near-ood "fashion-mnist:$data" \
-      --far-ood "noise:$work/digits" --methods msp,energy,gen,odin,mahalanobis,knn,react,ash,vim --fit-subset 300 \
+      --far-ood "noise:$work/digits" --methods msp,energy,gen,odin,mahalanobis,knn,react,ash-s,ash-b,vim --fit-subset 300 \
       --knn-k 10 --max-samples 200 --save-features --calibrate-on test --no-plots --out "$work/posthoc_$run" \
       > "$work/posthoc_$run.log" 2>&1 || { cat "$work/posthoc_$run.log"; exit 1; }
 done
@@ -80,7 +80,7 @@ w = sys.argv[1]
 for run, vim in (("run", False), ("softmax", True)):
     e = os.path.join(w, "posthoc_" + run)
     r = json.load(open(os.path.join(e, "results.json")))
-    methods = ["MPS", "energy", "gen", "odin", "mahalanobis", "knn", "react", "ash"] + (["vim"] if vim else [])
+    methods = ["MPS", "energy", "gen", "odin", "mahalanobis", "knn", "react", "ash-s", "ash-b"] + (["vim"] if vim else [])
     assert r["methods"] == methods, r["methods"]
     assert ("vim" in r["undefined_methods"]) != vim, r["undefined_methods"]
     assert r["ood_groups"] == {"near": ["fashion-mnist"], "far": ["noise"]}, r["ood_groups"]
@@ -112,7 +112,7 @@ PY
 grep -Eq '^\| fashion-mnist \| resnet20 \| softmax \| vim \| 1 \| [0-9.]+ \| [0-9.]+ \| [0-9.]+ \|$' "$work/board" \
     || { echo "leaderboard row missing:"; cat "$work/board"; exit 1; }
 "$bin/dismax-eval" --checkpoint "$work/softmax/best.safetensors" --methods mahalanobys --out "$work/x" 2> "$work/err" && exit 1
-grep -q "unknown OOD method 'mahalanobys'" "$work/err" || { cat "$work/err"; exit 1; }
+grep -q "\-\-methods: unknown OOD method 'mahalanobys'" "$work/err" || { cat "$work/err"; exit 1; }
 # OpenOOD v1.5's benchmark layout (a miniature: synthetic CIFAR-10 and image lists).
 python3 "$(dirname "$0")/fake_openood.py" "$work/cifar" "$work/openood"
 "$bin/dismax-train" --dataset cifar10 --data-dir "$work/cifar" --model resnet20 --width 0.25 --epochs 1 \

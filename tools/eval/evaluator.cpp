@@ -146,6 +146,7 @@ EvalContext load_context(const EvalOptions& o) {
   c.dataset = !o.dataset.empty() ? o.dataset : meta.count("dataset") ? meta.at("dataset") : "";
   DISMAX_CHECK(!c.dataset.empty(), o.checkpoint, ": the checkpoint does not name its dataset; pass --dataset");
   c.data_dir = !o.data_dir.empty() ? o.data_dir : (c.train_config ? c.train_config->data_dir : "");
+  DISMAX_CHECK(o.data_root.empty() || !o.benchmark.empty(), "--data-root is read only with --benchmark");
   if (!o.benchmark.empty()) {
     c.benchmark = &openood_benchmark(o.benchmark);
     DISMAX_CHECK(!o.data_root.empty(), "--benchmark ", o.benchmark, " needs --data-root (OpenOOD's data folder)");
@@ -184,10 +185,11 @@ std::shared_ptr<const Dataset> in_distribution(const EvalContext& c, const std::
   return c.train_config ? with_config_classes(data, *c.train_config) : data;
 }
 
-// The in-distribution training split as the run trained on it (without its validation part).
+// The in-distribution training split as the run trained on it (without its validation part; a benchmark's
+// training list is used whole, as its order is not the one the run's split was drawn from).
 std::shared_ptr<const Dataset> training_split(const EvalContext& c) {
   std::shared_ptr<const Dataset> train = in_distribution(c, "train");
-  if (c.train_config && c.train_config->validation_split > 0)
+  if (!c.benchmark && c.train_config && c.train_config->validation_split > 0)
     train = split_train_validation(train, c.train_config->validation_split, c.train_config->seed, true).first;
   return train;
 }
@@ -247,6 +249,8 @@ Calibration calibrate(const EvalContext& c, const EvalOptions& o, const Predicti
   DISMAX_CHECK(cal.split == "test" || has_validation, "--calibrate-on validation: ", o.checkpoint,
                " was trained without --validation-split, so no held-out split exists; use --calibrate-on test (the "
                "paper's protocol)");
+  DISMAX_CHECK(cal.split == "test" || !c.benchmark, "--benchmark: the held-out split of ", o.checkpoint,
+               "'s training cannot be found in OpenOOD's image lists; pass --calibrate-on test");
   if (cal.split == "test" && o.calibrate_on.empty())
     std::fprintf(stderr, "note: calibrating on the test set (the paper's protocol): the run held out no validation "
                          "split\n");
@@ -280,7 +284,9 @@ void detect_ood(const EvalContext& c, const EvalOptions& o, const fs::path& out,
                          (fs::path(c.data_root) / l.list).string()});
   sources.insert(sources.end(), o.ood.begin(), o.ood.end());
   for (const OodSource& src : sources) {
-    for (const auto& done : report.ood) DISMAX_CHECK(done.name != src.name, "--ood ", src.name, " is given twice");
+    for (const auto& done : report.ood)
+      DISMAX_CHECK(done.name != src.name, "OOD set '", src.name, "' is given twice (--ood, --near-ood, --far-ood and "
+                   "the benchmark's sets share one namespace)");
     std::shared_ptr<const Dataset> data;
     if (!src.list.empty()) {
       DatasetOptions dopt;
