@@ -27,7 +27,7 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 
 int main(int argc, char** argv) {
   int64_t n_train = 50000, n_query = 10000, dim = 512, classes = 10;
-  std::string methods = "gen,mahalanobis,knn,react,ash,vim";
+  std::string methods = "gen,mahalanobis,knn,react,ash-s,ash-b,vim";
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string flag = argv[i];
     if (flag == "--train") n_train = std::atoll(argv[i + 1]);

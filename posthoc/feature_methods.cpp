@@ -3,6 +3,7 @@
 // Definitions follow OpenOOD v1.5's postprocessors.
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <map>
 
 #include "engine/error.h"
@@ -95,7 +96,8 @@ class MahalanobisMethod : public PosthocMethod {
 
 // KNN (Sun et al. 2022): features divided by (||x|| + 1e-10); score = minus the squared Euclidean distance
 // to the K-th nearest training feature (faiss IndexFlatL2's distance, as OpenOOD). Exact search: one GEMM
-// per block of queries and a selection per row.
+// per block of queries, then per row a bounded max-heap of the K smallest distances (one comparison for most
+// candidates, where a full selection would reorder all of them).
 class KnnMethod : public PosthocMethod {
  public:
   explicit KnnMethod(int64_t k) : k_(k) { DISMAX_CHECK(k >= 1, "--knn-k must be >= 1, got ", k); }
@@ -104,30 +106,49 @@ class KnnMethod : public PosthocMethod {
   void fit(const FeatureSet& train) override {
     check_features(train, "knn");
     DISMAX_CHECK(train.size() >= k_, "knn: K = ", k_, " but only ", train.size(), " training features (--knn-k)");
-    const Tensor bank = normalized(train.features);
-    bank_t_ = bank.t().contiguous();
-    bank_norms_ = row_squared_norms(bank);
+    bank_ = normalized(train.features);
+    bank_norms_ = row_squared_norms(bank_);
   }
   Tensor score(const FeatureSet& set) const override {
-    check_fitted(bank_t_.defined(), "knn");
+    check_fitted(bank_.defined(), "knn");
     check_features(set, "knn");
     NoGradGuard no_grad;
     const Tensor queries = normalized(set.features);
     const std::vector<float> query_norms = row_squared_norms(queries);
-    const int64_t n = queries.size(0), m = bank_t_.size(1);
+    const int64_t n = queries.size(0), m = bank_.size(0);
     std::vector<double> out(static_cast<size_t>(n));
-    const int64_t kBlock = std::max<int64_t>(16, (int64_t{256} << 20) / (4 * m));  // about 256 MB of distances
+    // About 64 MB of distances a block: measured fastest here (50 000 x 512 bank: 335 queries a block).
+    const int64_t kBlock = std::max<int64_t>(16, (int64_t{64} << 20) / (4 * m));
     for (int64_t start = 0; start < n; start += kBlock) {
       const int64_t rows = std::min(kBlock, n - start);
-      const Tensor dots = matmul(queries.narrow(0, start, rows), bank_t_);
+      const Tensor dots = matmul(queries.narrow(0, start, rows), bank_.t());  // the GEMM reads the transpose
       const float* d = dots.data<float>();
       parallel_for(0, rows, 1, [&](int64_t begin, int64_t end) {
-        std::vector<float> dist(static_cast<size_t>(m));
+        std::vector<float> nearest(static_cast<size_t>(k_));  // a max-heap of the K smallest distances so far
         for (int64_t r = begin; r < end; ++r) {
           const float q = query_norms[start + r];
-          for (int64_t j = 0; j < m; ++j) dist[j] = std::max(0.0f, q + bank_norms_[j] - 2.0f * d[r * m + j]);
-          std::nth_element(dist.begin(), dist.begin() + (k_ - 1), dist.end());
-          out[start + r] = -static_cast<double>(dist[k_ - 1]);
+          const float* dots = d + r * m;
+          const float* norms = bank_norms_.data();
+          // Unclamped squared distances: clamping at 0 is monotonic, so it is applied to the K-th alone.
+          auto distance = [&](int64_t j) { return q + norms[j] - 2.0f * dots[j]; };
+          for (int64_t j = 0; j < k_; ++j) nearest[j] = distance(j);
+          std::make_heap(nearest.begin(), nearest.end());
+          constexpr int64_t kChunk = 64;  // a chunk whose nearest candidate is no better is skipped whole
+          for (int64_t j0 = k_; j0 < m; j0 += kChunk) {
+            const int64_t j1 = std::min(m, j0 + kChunk);
+            float lowest = std::numeric_limits<float>::infinity();
+#pragma omp simd reduction(min : lowest)
+            for (int64_t j = j0; j < j1; ++j) lowest = std::min(lowest, distance(j));
+            if (lowest >= nearest.front()) continue;
+            for (int64_t j = j0; j < j1; ++j) {
+              const float v = distance(j);
+              if (v >= nearest.front()) continue;
+              std::pop_heap(nearest.begin(), nearest.end());
+              nearest.back() = v;
+              std::push_heap(nearest.begin(), nearest.end());
+            }
+          }
+          out[start + r] = -static_cast<double>(std::max(0.0f, nearest.front()));
         }
       });
     }
@@ -164,7 +185,7 @@ class KnnMethod : public PosthocMethod {
   }
 
   int64_t k_;
-  Tensor bank_t_;  // (F, M) normalised training features, transposed
+  Tensor bank_;  // (M, F) normalised training features
   std::vector<float> bank_norms_;
 };
 

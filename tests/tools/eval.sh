@@ -131,6 +131,12 @@ PY
 "$bin/dismax-eval" --checkpoint "$work/c10/best.safetensors" --benchmark openood-cifar10 --data-root "$work/nowhere" \
     --out "$work/x" 2> "$work/err" && exit 1
 grep -q "test_cifar10.txt" "$work/err" || { cat "$work/err"; exit 1; }
+# A fitted method without the training data names the flag and the methods.
+mkdir -p "$work/only_test"
+cp "$data"/t10k-* "$work/only_test/"
+"$bin/dismax-eval" --checkpoint "$work/softmax/best.safetensors" --data-dir "$work/only_test" --methods msp,knn \
+    --max-samples 50 --out "$work/x" 2> "$work/err" && exit 1
+grep -q -- "--methods knn fit on the in-distribution training features" "$work/err" || { cat "$work/err"; exit 1; }
 # The calibrated temperature is now in the checkpoint's metadata.
 grep -aq '"calibration_split":"validation"' "$work/run/best.safetensors" || { echo "temperature not written"; exit 1; }
 "$bin/dismax-aggregate" "$work" | grep -q "dismax_fpr \[MMLES\]" || { echo "aggregate table missing the run"; exit 1; }

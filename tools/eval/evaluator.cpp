@@ -201,7 +201,13 @@ FeatureSet fit_methods(EvalContext& c, const EvalOptions& o) {
   for (const auto& m : c.posthoc)
     if (m && m->needs_training_features()) needing += (needing.empty() ? "" : ", ") + m->name();
   if (needing.empty()) return {};
-  std::shared_ptr<const Dataset> train = training_split(c);
+  std::shared_ptr<const Dataset> train;
+  try {
+    train = training_split(c);
+  } catch (const Error& e) {
+    DISMAX_FAIL("--methods ", needing, " fit on the in-distribution training features, which cannot be read: ", e.what());
+  }
+  DISMAX_CHECK(train->size() > 0, "--methods ", needing, ": the in-distribution training split is empty");
   if (o.fit_subset > 0 && o.fit_subset < train->size()) {
     Generator gen(0);
     std::vector<int64_t> pick = randperm(train->size(), gen).to_vector<int64_t>();
