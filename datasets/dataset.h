@@ -114,6 +114,13 @@ class SubsetDataset : public Dataset {
   std::string what_;
 };
 
+namespace detail {
+// Reads `path`; with `skip`, an unreadable file gives an empty image, one warning while `warned` is unset
+// and a count in `skipped` (image folders and image lists share it).
+Image read_image_or_skip(const std::string& path, bool skip, std::atomic<bool>& warned,
+                         std::atomic<int64_t>* skipped = nullptr);
+}  // namespace detail
+
 // ---- readers of the official formats (each names the file at fault when it is missing, truncated or wrong)
 
 // CIFAR binary batches: records of <label byte(s)><3072 bytes R,G,B planes>. CIFAR-10: 1 label byte;

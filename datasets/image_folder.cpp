@@ -97,23 +97,26 @@ int64_t ImageFolderDataset::label(int64_t index) const {
   return labels_[index];
 }
 
-Example ImageFolderDataset::get(int64_t index) const {
-  const std::string p = path(index);
-  Example ex;
-  ex.label = labels_[index];
-  if (!options_.skip_unreadable) {
-    ex.image = read_image(p);
-    return ex;
-  }
+namespace detail {
+Image read_image_or_skip(const std::string& path, bool skip, std::atomic<bool>& warned, std::atomic<int64_t>* skipped) {
+  if (!skip) return read_image(path);
   try {
-    ex.image = read_image(p);
+    return read_image(path);
   } catch (const Error& e) {
-    if (!warned_[index].exchange(true)) {
-      ++skipped_;
+    if (!warned.exchange(true)) {
+      if (skipped) ++*skipped;
       std::lock_guard<std::mutex> lock(warn_mutex);
       std::cerr << "dismax: warning: skipping unreadable image: " << e.what() << "\n";
     }
   }
+  return Image();
+}
+}  // namespace detail
+
+Example ImageFolderDataset::get(int64_t index) const {
+  Example ex;
+  ex.label = labels_[index];
+  ex.image = detail::read_image_or_skip(path(index), options_.skip_unreadable, warned_[index], &skipped_);
   return ex;
 }
 

@@ -3,7 +3,6 @@
 #include <cerrno>
 #include <cstdlib>
 #include <filesystem>
-#include <iostream>
 #include <sstream>
 
 #include "engine/error.h"
@@ -59,18 +58,9 @@ std::string ImageListDataset::source(int64_t index) const {
 }
 
 Example ImageListDataset::get(int64_t index) const {
-  const std::string path = source(index);
   Example ex;
   ex.label = labels_[index];
-  if (!options_.skip_unreadable) {
-    ex.image = read_image(path);
-    return ex;
-  }
-  try {
-    ex.image = read_image(path);
-  } catch (const Error& e) {
-    if (!warned_[index].exchange(true)) std::cerr << "dismax: warning: skipping unreadable image: " + std::string(e.what()) + "\n";
-  }
+  ex.image = detail::read_image_or_skip(source(index), options_.skip_unreadable, warned_[index]);
   return ex;
 }
 
