@@ -86,41 +86,54 @@ std::string SubsetDataset::describe() const {
 
 // ---- ClassSubsetDataset
 
-ClassSubsetDataset::ClassSubsetDataset(std::shared_ptr<const Dataset> base, std::vector<int64_t> classes)
-    : base_(std::move(base)), classes_(std::move(classes)) {
-  DISMAX_CHECK(base_ != nullptr, "ClassSubsetDataset: no base dataset");
-  DISMAX_CHECK(!classes_.empty(), "--classes: no class given");
-  std::sort(classes_.begin(), classes_.end());
-  const int64_t total = base_->num_classes();
-  remap_.assign(static_cast<size_t>(total), -1);
-  for (size_t i = 0; i < classes_.size(); ++i) {
-    DISMAX_CHECK(classes_[i] >= 0 && classes_[i] < total, "--classes: class ", classes_[i], " is not in [0, ", total,
-                 ") of ", base_->describe());
-    DISMAX_CHECK(i == 0 || classes_[i] != classes_[i - 1], "--classes: class ", classes_[i], " is given twice");
-    remap_[classes_[i]] = static_cast<int64_t>(i);
+namespace {
+// Base label -> rank among `classes`, -1 for the others; throws naming a class out of range or repeated.
+std::vector<int64_t> class_remap(const Dataset& base, std::vector<int64_t> classes) {
+  DISMAX_CHECK(!classes.empty(), "--classes: no class given");
+  std::sort(classes.begin(), classes.end());
+  const int64_t total = base.num_classes();
+  std::vector<int64_t> remap(static_cast<size_t>(total), -1);
+  for (size_t i = 0; i < classes.size(); ++i) {
+    DISMAX_CHECK(classes[i] >= 0 && classes[i] < total, "--classes: class ", classes[i], " is not in [0, ", total,
+                 ") of ", base.describe());
+    DISMAX_CHECK(i == 0 || classes[i] != classes[i - 1], "--classes: class ", classes[i], " is given twice");
+    remap[classes[i]] = static_cast<int64_t>(i);
   }
-  for (int64_t i = 0; i < base_->size(); ++i) {
-    const int64_t label = base_->label(i);
-    if (label >= 0 && label < total && remap_[label] >= 0) indices_.push_back(i);
-  }
+  return remap;
 }
 
-int64_t ClassSubsetDataset::base_index(int64_t index) const {
-  DISMAX_CHECK(index >= 0 && index < size(), name(), " class subset: index ", index, " out of range [0, ", size(), ")");
-  return indices_[index];
+std::vector<int64_t> members(const Dataset& base, const std::vector<int64_t>& remap) {
+  std::vector<int64_t> indices;
+  for (int64_t i = 0; i < base.size(); ++i) {
+    const int64_t label = base.label(i);
+    if (label >= 0 && label < static_cast<int64_t>(remap.size()) && remap[label] >= 0) indices.push_back(i);
+  }
+  return indices;
 }
+
+std::string class_list(std::vector<int64_t> classes) {
+  std::sort(classes.begin(), classes.end());
+  std::string list;
+  for (int64_t c : classes) list += (list.empty() ? "" : ",") + std::to_string(c);
+  return "classes " + list;
+}
+}  // namespace
+
+ClassSubsetDataset::ClassSubsetDataset(std::shared_ptr<const Dataset> base, std::vector<int64_t> classes)
+    : ClassSubsetDataset(base, classes, base ? class_remap(*base, classes) : std::vector<int64_t>{}) {}
+
+ClassSubsetDataset::ClassSubsetDataset(std::shared_ptr<const Dataset> base, const std::vector<int64_t>& classes,
+                                       std::vector<int64_t> remap)
+    : SubsetDataset(base, base ? members(*base, remap) : std::vector<int64_t>{}, class_list(classes)),
+      classes_(static_cast<int64_t>(classes.size())),
+      remap_(std::move(remap)) {}
+
 Example ClassSubsetDataset::get(int64_t index) const {
-  Example ex = base_->get(base_index(index));
+  Example ex = SubsetDataset::get(index);
   ex.label = remap_[ex.label];
   return ex;
 }
-int64_t ClassSubsetDataset::label(int64_t index) const { return remap_[base_->label(base_index(index))]; }
-std::string ClassSubsetDataset::source(int64_t index) const { return base_->source(base_index(index)); }
-std::string ClassSubsetDataset::describe() const {
-  std::string list;
-  for (int64_t c : classes_) list += (list.empty() ? "" : ",") + std::to_string(c);
-  return detail::concat("classes ", list, " (", size(), " examples) of [", base_->describe(), "]");
-}
+int64_t ClassSubsetDataset::label(int64_t index) const { return remap_[SubsetDataset::label(index)]; }
 
 // ---- split
 

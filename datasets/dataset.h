@@ -138,23 +138,18 @@ std::shared_ptr<ArrayDataset> read_idx(const std::string& images_path, const std
 
 // The examples of `base` whose label is one of `classes` (distinct, each in [0, base classes)), relabelled
 // by rank among them: the classic open-set split (train on some classes, the others are near-OOD).
-class ClassSubsetDataset : public Dataset {
+class ClassSubsetDataset : public SubsetDataset {
  public:
   ClassSubsetDataset(std::shared_ptr<const Dataset> base, std::vector<int64_t> classes);
-  int64_t size() const override { return static_cast<int64_t>(indices_.size()); }
-  int64_t num_classes() const override { return static_cast<int64_t>(classes_.size()); }
+  int64_t num_classes() const override { return classes_; }
   Example get(int64_t index) const override;
   int64_t label(int64_t index) const override;
-  std::string source(int64_t index) const override;
-  std::string name() const override { return base_->name(); }
-  std::string describe() const override;
 
  private:
-  int64_t base_index(int64_t index) const;
-  std::shared_ptr<const Dataset> base_;
-  std::vector<int64_t> classes_;  // sorted
-  std::vector<int64_t> remap_;    // base label -> new label, -1 when left out
-  std::vector<int64_t> indices_;
+  ClassSubsetDataset(std::shared_ptr<const Dataset> base, const std::vector<int64_t>& classes,
+                     std::vector<int64_t> remap);
+  int64_t classes_;
+  std::vector<int64_t> remap_;  // base label -> new label, -1 when left out
 };
 
 // A deterministic held-out split of `dataset`: `validation` in (0, 1) is a fraction, >= 1 a count of

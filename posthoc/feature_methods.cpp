@@ -11,6 +11,7 @@
 #include "engine/ops.h"
 #include "engine/parallel.h"
 #include "losses/heads.h"
+#include "losses/scores.h"
 #include "posthoc/head_methods.h"
 #include "posthoc/host_math.h"
 
@@ -29,6 +30,9 @@ void check_features(const FeatureSet& set, const char* method) {
   DISMAX_CHECK(set.features.defined() && set.features.dim() == 2, method,
                " needs the penultimate features (N, F) of every set");
 }
+
+// The energy score logsumexp_j z_j of head outputs (losses/scores.h), (N) float64 on the host.
+Tensor energy(const Tensor& logits) { return compute_score(logits, Score::Energy).to(DType::Float64); }
 
 // The head's output for host features, computed where the head lives.
 Tensor apply_head(Module& head, const RowMatrixD& features) {
@@ -207,7 +211,7 @@ class ReactMethod : public PosthocMethod {
     check_fitted(fitted_, "react");
     check_features(set, "react");
     const RowMatrixD clipped = to_matrix(set.features).cwiseMin(threshold_);
-    return posthoc_detail::scores_tensor(posthoc_detail::logsumexp_rows(to_matrix(apply_head(head_, clipped))));
+    return energy(apply_head(head_, clipped));
   }
   double threshold() const { return threshold_; }
 
@@ -251,7 +255,7 @@ class AshMethod : public PosthocMethod {
       }
       if (!binary_ && after != 0) x.row(i) *= std::exp(before / after);
     }
-    return posthoc_detail::scores_tensor(posthoc_detail::logsumexp_rows(to_matrix(apply_head(head_, x))));
+    return energy(apply_head(head_, x));
   }
 
  private:
@@ -304,7 +308,10 @@ class VimMethod : public PosthocMethod {
     check_features(set, "vim");
     const RowMatrixD x = to_matrix(set.features);
     const Eigen::VectorXd residual = ((x.rowwise() - origin_.transpose()) * null_space_).rowwise().norm();
-    std::vector<double> out = posthoc_detail::logsumexp_rows(logits_of(x));
+    const RowMatrixD z = logits_of(x);
+    std::vector<double> out =
+        energy(Tensor::from_vector(std::vector<double>(z.data(), z.data() + z.size()), {z.rows(), z.cols()}))
+            .to_vector<double>();
     for (size_t i = 0; i < out.size(); ++i) out[i] -= alpha_ * residual[static_cast<Eigen::Index>(i)];
     return posthoc_detail::scores_tensor(out);
   }

@@ -25,15 +25,6 @@ Tensor scores_tensor(const std::vector<double>& values) {
   return Tensor::from_vector(values, {static_cast<int64_t>(values.size())});
 }
 
-std::vector<double> logsumexp_rows(const RowMatrixD& z) {
-  std::vector<double> out(static_cast<size_t>(z.rows()));
-  for (Eigen::Index i = 0; i < z.rows(); ++i) {
-    const double top = z.row(i).maxCoeff();
-    out[i] = std::isfinite(top) ? top + std::log((z.row(i).array() - top).exp().sum()) : top;
-  }
-  return out;
-}
-
 double percentile(std::vector<double> values, double q) {
   DISMAX_CHECK(!values.empty(), "percentile of no values");
   DISMAX_CHECK(q >= 0 && q <= 100, "percentile ", q, " is outside [0, 100]");

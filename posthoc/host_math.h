@@ -17,8 +17,6 @@ RowMatrixD to_matrix(const Tensor& t);
 Tensor to_tensor(const RowMatrixD& m);
 // (N) float64 tensor from values.
 Tensor scores_tensor(const std::vector<double>& values);
-// log sum_j exp(z_ij) per row, max subtracted.
-std::vector<double> logsumexp_rows(const RowMatrixD& z);
 // numpy.percentile(values, q) with linear interpolation; `values` is reordered.
 double percentile(std::vector<double> values, double q);
 // Eigen's symmetric eigen-decomposition of `a`: the pseudo-inverse (scipy.linalg.pinvh: eigenvalues at most

@@ -13,7 +13,7 @@ Tensor odin_scores(Module& model, const Tensor& images, const std::vector<float>
   DISMAX_CHECK(images.dim() == 4 && images.size(1) == static_cast<int64_t>(channel_std.size()),
                "odin: images ", images.describe(), " do not have one channel per normalisation std (",
                channel_std.size(), ")");
-  Tensor x = images.detach().clone();
+  Tensor x = images.detach();  // a leaf of its own over the same storage, which nothing writes
   Tensor perturbed;
   {
     EnableGradGuard grad;
