@@ -8,7 +8,7 @@
 #include "datasets/dataset.h"
 #include "engine/io/file.h"
 #include "datasets/mat_file.h"
-#include "datasets/pickle.h"
+#include "engine/io/pickle.h"
 #include "engine/error.h"
 #include "engine/shape.h"
 

@@ -85,7 +85,8 @@ std::string TrainConfig::json(int indent) const {
           {"train_subset", train_subset},
           {"classes", classes},
           {"log_every", log_every},
-          {"out", out}};
+          {"out", out},
+          {"init_from", init_from}};
   return j.dump(indent);
 }
 
@@ -124,6 +125,7 @@ TrainConfig TrainConfig::parse(const std::string& text, const std::string& sourc
     c.classes = j.value("classes", c.classes);
     c.log_every = j.value("log_every", c.log_every);
     c.out = j.value("out", c.out);
+    c.init_from = j.value("init_from", c.init_from);
   } catch (const nlohmann::json::exception& e) {
     DISMAX_FAIL(source, ": invalid run configuration (", e.what(), ")");
   }

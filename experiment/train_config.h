@@ -38,6 +38,7 @@ struct TrainConfig {
   std::vector<int64_t> classes;   // empty: all; else train and validate on these classes only (relabelled by rank)
   int64_t log_every = 0;          // batches between plain log lines when not on a terminal (0: about 10 per epoch)
   std::string out = "runs/run";
+  std::string init_from;  // "": random initialisation; else a checkpoint (ours or a PyTorch .pth) whose weights start the run
 
   // Every value in range, or an error naming its flag: positive epochs, batch and lr, momentum in [0, 1),
   // gamma in (0, 1], a validation split that is 0, a fraction in (0, 1) or a whole count, non-negative

@@ -114,31 +114,38 @@ std::vector<std::pair<std::string, Module*>> Module::named_modules() {
 void Module::load_state_dict(const NamedTensors& state, bool strict, const std::string& source) {
   std::map<std::string, const Tensor*> given;
   for (const auto& [n, t] : state) given[n] = &t;
-  std::set<std::string> used;
-  std::vector<std::string> missing;
-  NoGradGuard guard;
-  for (auto& [name, target] : state_dict()) {
+  // Every problem is found before anything is copied, so that a refused file leaves the module as it was
+  // and its error lists all of them (name and shape), not the first.
+  std::vector<std::string> missing, unexpected, mismatched;
+  std::set<std::string> known;
+  NamedTensors targets = state_dict();
+  for (const auto& [name, target] : targets) {
+    known.insert(name);
     auto it = given.find(name);
-    if (it == given.end()) {
-      missing.push_back(name);
-      continue;
-    }
-    const Tensor& value = *it->second;
-    DISMAX_CHECK(value.sizes() == target.sizes(), source, ": tensor '", name, "' has shape ", shape_str(value.sizes()),
-                 " but the model expects ", shape_str(target.sizes()));
-    target.copy_(value);
-    used.insert(name);
-  }
-  if (!strict) return;
-  if (!missing.empty()) {
-    std::string list;
-    for (size_t i = 0; i < missing.size() && i < 8; ++i) list += (i ? ", " : "") + missing[i];
-    DISMAX_FAIL(source, ": missing ", missing.size(), " tensor(s) the model needs: ", list,
-                missing.size() > 8 ? ", ..." : "", " (a different architecture?)");
+    if (it == given.end())
+      missing.push_back(name + " " + shape_str(target.sizes()));
+    else if (it->second->sizes() != target.sizes())
+      mismatched.push_back(name + " " + shape_str(it->second->sizes()) + " (model: " + shape_str(target.sizes()) + ")");
   }
   for (const auto& [n, t] : state)
-    DISMAX_CHECK(used.count(n), source, ": unexpected tensor '", n, "' that the model does not have (a different "
-                 "architecture?)");
+    if (!known.count(n)) unexpected.push_back(n + " " + shape_str(t.sizes()));
+  auto list = [](const char* what, const std::vector<std::string>& items) {
+    if (items.empty()) return std::string();
+    std::string out = std::string("; ") + what + " (" + std::to_string(items.size()) + "): ";
+    for (size_t i = 0; i < items.size() && i < 12; ++i) out += (i ? ", " : "") + items[i];
+    return out + (items.size() > 12 ? ", ..." : "");
+  };
+  const bool refused = !mismatched.empty() || (strict && (!missing.empty() || !unexpected.empty()));
+  if (refused) {
+    std::string why = list("wrong shape", mismatched);
+    if (strict) why += list("missing", missing) + list("unexpected", unexpected);
+    DISMAX_FAIL(source, ": does not fit the model (a different architecture or class count?)", why);
+  }
+  NoGradGuard guard;
+  for (auto& [name, target] : targets) {
+    auto it = given.find(name);
+    if (it != given.end()) target.copy_(*it->second);
+  }
 }
 
 int64_t Module::parameter_count(bool trainable_only) const {

@@ -1,12 +1,15 @@
 #include "models/checkpoint.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
-#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
 
 #include "engine/grad_mode.h"
+#include "engine/io/file.h"
+#include "engine/io/torch_file.h"
 #include "engine/ops.h"
 #include "engine/version.h"
 
@@ -101,8 +104,30 @@ void load_weights(const TensorFile& file, Module& module, const std::string& hea
   DISMAX_CHECK(bad.empty(), path, ": tensor '", bad, "' holds NaN or infinite values (a diverged run?)");
 }
 
+bool is_torch_checkpoint(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  char magic[4] = {0, 0, 0, 0};
+  in.read(magic, 4);
+  return in.gcount() == 4 && looks_like_zip(std::string(magic, 4));
+}
+
+TensorFile read_checkpoint_file(const std::string& path) {
+  const std::string bytes = read_whole_file(path, "checkpoint");
+  if (!looks_like_zip(bytes)) return parse_safetensors(bytes, path);
+  TensorFile file = parse_torch_file(bytes, path);
+  const std::string prefix = "module.";
+  const bool wrapped = !file.tensors.empty() && std::all_of(file.tensors.begin(), file.tensors.end(), [&](const auto& e) {
+    return e.first.rfind(prefix, 0) == 0;
+  });
+  if (wrapped) {
+    for (auto& entry : file.tensors) entry.first.erase(0, prefix.size());
+    file.metadata["stripped_prefix"] = prefix;
+  }
+  return file;
+}
+
 Metadata load_checkpoint(const std::string& path, Module& module, const std::string& head_name, bool strict) {
-  const TensorFile file = load_safetensors(path);
+  const TensorFile file = read_checkpoint_file(path);
   load_weights(file, module, head_name, strict);
   return file.metadata;
 }

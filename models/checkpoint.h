@@ -22,6 +22,13 @@ using Metadata = std::map<std::string, std::string>;
 // writing nothing) when a parameter or buffer is not finite, naming it: a checkpoint on disk is always usable.
 void save_checkpoint(const std::string& path, const Module& module, Metadata metadata);
 
+// The tensors and metadata of a checkpoint file, whatever its format (decided by its content): our
+// safetensors, or a PyTorch torch.save state_dict (.pth; engine/io/torch_file.h), which carries no metadata.
+// A DataParallel `module.` prefix on every tensor name is removed.
+TensorFile read_checkpoint_file(const std::string& path);
+// Whether `path` is a torch.save file (a zip archive) rather than our safetensors.
+bool is_torch_checkpoint(const std::string& path);
+
 // Loads `path` into `module`: names and shapes must match (strict: nothing missing, nothing extra).
 // A head saved under another attribute name by the original code (`linear.` for LIB's WRN) is accepted
 // for `head_name`. Errors name the file and the tensor; a tensor with NaN or infinite values is refused too.
@@ -31,7 +38,8 @@ Metadata load_checkpoint(const std::string& path, Module& module, const std::str
                          bool strict = true);
 
 // load_checkpoint on a file already read. Module tensors named in `may_be_absent` keep their current values
-// when the file lacks them (heads saved by the original code have no `temperature`).
+// when the file lacks them (heads saved by the original code have no `temperature`). With `strict`, every
+// missing, unexpected and mis-shaped tensor is listed by name and shape in one error, and nothing is loaded.
 void load_weights(const TensorFile& file, Module& module, const std::string& head_name = "", bool strict = true,
                   const std::vector<std::string>& may_be_absent = {});
 

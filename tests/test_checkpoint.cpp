@@ -66,8 +66,8 @@ TEST_CASE("a checkpoint of another architecture or a damaged file is refused wit
   auto deeper = make_model("resnet18cifar", 10, gen, {3, 0.125});
   const std::string path = temp_path("small.safetensors");
   save_checkpoint(path, *small, {});
-  CHECK_THROWS_WITH_AS(load_checkpoint(path, *other), doctest::Contains("small.safetensors: tensor 'conv1.weight' has shape [8, 3, 3, 3] but the model expects [4, 3, 3, 3]"), Error);
-  CHECK_THROWS_WITH_AS(load_checkpoint(path, *classes), doctest::Contains("'classifier.weight'"), Error);
+  CHECK_THROWS_WITH_AS(load_checkpoint(path, *other), doctest::Contains("conv1.weight [8, 3, 3, 3] (model: [4, 3, 3, 3])"), Error);
+  CHECK_THROWS_WITH_AS(load_checkpoint(path, *classes), doctest::Contains("classifier.weight [10, "), Error);
   CHECK_THROWS_WITH_AS(load_checkpoint(path, *deeper), doctest::Contains("small.safetensors"), Error);
   std::ifstream in(path, std::ios::binary);
   std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());

@@ -94,13 +94,13 @@ TEST_CASE("load_state_dict: strict and non-strict") {
   b.load_state_dict(a.state_dict());
   CHECK(b.fc->weight.to_vector<float>() == a.fc->weight.to_vector<float>());
   NamedTensors partial = {{"scale", Tensor::full({1}, 3.0)}};
-  CHECK_THROWS_WITH_AS(b.load_state_dict(partial), doctest::Contains("missing 8 tensor(s)"), Error);
+  CHECK_THROWS_WITH_AS(b.load_state_dict(partial), doctest::Contains("missing (8): "), Error);
   b.load_state_dict(partial, false);
   CHECK(b.scale.item() == 3.0);
   NamedTensors extra = a.state_dict();
   extra.emplace_back("head.weight", Tensor::ones({1}));
   CHECK_THROWS_WITH_AS(b.load_state_dict(extra, true, "x.safetensors"),
-                       doctest::Contains("x.safetensors: unexpected tensor 'head.weight'"), Error);
+                       doctest::Contains("unexpected (1): head.weight"), Error);
 }
 
 TEST_CASE("initialisers follow PyTorch's formulas") {

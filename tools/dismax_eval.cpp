@@ -19,9 +19,14 @@ int main(int argc, char** argv) {
   std::vector<std::string> ood, near_ood, far_ood, scores;
   bool no_plots = false;
   CLI::App app{"dismax-eval: classification, calibration and OOD-detection metrics of a dismax checkpoint"};
-  app.add_option("--checkpoint", o.checkpoint, "Checkpoint (.safetensors) written by dismax-train, or by PyTorch with "
-                                               "the same tensor names and metadata")->required();
+  app.add_option("--checkpoint", o.checkpoint, "Checkpoint: a .safetensors written by dismax-train, or a PyTorch "
+                                               "torch.save state_dict (.pth, e.g. the original's best_model.pth)")->required();
   app.add_option("--dataset", o.dataset, "In-distribution dataset (default: the checkpoint's)");
+  app.add_option("--model", o.model, "Architecture of a .pth checkpoint (resnet34, densenetbc100, wideresnet2810, ...)");
+  app.add_option("--loss", o.loss, "Loss of a .pth checkpoint (softmax, dismax, dismax_std_std_fpr, ...)");
+  app.add_option("--config", o.config_string, "The original's config string for a .pth checkpoint, e.g. "
+                                              "data~cifar10+model~resnet34+loss~dismax_std_std_fpr");
+  app.add_option("--width", o.width, "Channel-width multiplier of a .pth's architecture (default: as published)");
   app.add_option("--data-dir", o.data_dir, "Its folder (default: the one it was trained from)");
   app.add_option("--ood", ood, "OOD set NAME:DIR, repeatable; NAME is a dataset name (svhn, cifar100, mnist, ...) or "
                                "a label for an image folder (lsun_resize, imagenet_resize, imagenet-o, ...)");

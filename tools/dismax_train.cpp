@@ -92,6 +92,8 @@ int main(int argc, char** argv) {
   app.add_option("--max-batches", c.max_train_batches, "Cap on training batches per epoch (0 = all; for smoke runs)");
   app.add_option("--log-every", c.log_every, "Batches between log lines when not on a terminal (0 = ~10 per epoch)");
   app.add_option("--out", c.out, "Output folder (config.json, checkpoints, logs)")->capture_default_str();
+  app.add_option("--init-from", c.init_from, "Start from this checkpoint's weights (a dismax .safetensors or a PyTorch "
+                                            ".pth state_dict of the same --model and --loss)");
   app.add_flag("--resume", resume, "Continue the run in --out from its last checkpoint (with --epochs: extend it)");
   int64_t max_pixels = kDefaultMaxImagePixels;
   app.add_option("--max-image-pixels", max_pixels,

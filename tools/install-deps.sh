@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what dismax needs to build and test on Debian 12 (apt). Safe to run again.
 set -euo pipefail
-packages=(cmake ninja-build g++ clang libclang-rt-14-dev libomp-dev libeigen3-dev doctest-dev nlohmann-json3-dev libcli11-dev zlib1g-dev libjpeg-dev libopencv-dev dataset-fashion-mnist)
+packages=(cmake ninja-build g++ clang libclang-rt-14-dev libomp-dev libeigen3-dev doctest-dev nlohmann-json3-dev libcli11-dev zlib1g-dev pkg-config libzip-dev curl unzip libjpeg-dev libopencv-dev dataset-fashion-mnist)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -110,4 +110,51 @@ def png(width, height):
 
 
 out("fuzz_image", "rgb-5x4.png", png(5, 4))
+
+
+def state_dict_pickle():
+    """A torch.save data.pkl (protocol 2) of three float32 views of storages "0" and "1" (16 floats each, the
+    64 bytes fuzz_torch_file gives them), written by the pickle module with stand-ins for torch's globals."""
+    import collections
+    import pickle
+    import sys
+    import types
+    torch_module, utils = types.ModuleType("torch"), types.ModuleType("torch._utils")
+
+    def _rebuild_tensor_v2(*args):
+        return args
+    _rebuild_tensor_v2.__module__ = "torch._utils"
+    _rebuild_tensor_v2.__qualname__ = "_rebuild_tensor_v2"
+    utils._rebuild_tensor_v2 = _rebuild_tensor_v2
+    FloatStorage = type("FloatStorage", (), {"__module__": "torch"})
+    torch_module.FloatStorage, torch_module._utils = FloatStorage, utils
+    sys.modules.update({"torch": torch_module, "torch._utils": utils})
+
+    class Storage:
+        def __init__(self, key):
+            self.key = key
+
+    class Tensor:
+        def __init__(self, key, offset, size, stride):
+            self.args = (Storage(key), offset, size, stride, False, collections.OrderedDict())
+
+        def __reduce__(self):
+            return (_rebuild_tensor_v2, self.args)
+
+    class Pickler(pickle.Pickler):
+        def persistent_id(self, obj):
+            return ("storage", FloatStorage, obj.key, "cpu", 16) if isinstance(obj, Storage) else None
+
+    import io
+    buffer = io.BytesIO()
+    state = collections.OrderedDict([("w", Tensor("0", 0, (4, 4), (4, 1))), ("t", Tensor("0", 1, (3, 2), (1, 4))),
+                                     ("b", Tensor("1", 3, (5,), (2,)))])
+    Pickler(buffer, protocol=2).dump(state)
+    return buffer.getvalue()
+
+
+out("fuzz_torch_file", "state_dict.pkl", state_dict_pickle())
+for name in ("dtypes.pth", "views.pth", "wrapped.pth", "evil_opcode.pth"):
+    with open(os.path.join(reference, "pth", name), "rb") as f:
+        out("fuzz_torch_file", name, f.read())
 print("corpus written to", os.path.join(here, "corpus"))

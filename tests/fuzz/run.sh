@@ -9,7 +9,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/../.." && pwd)
 seconds=${1:-60}
 build=$(realpath -m "${2:-$root/build-fuzz}")
-targets=(fuzz_safetensors fuzz_idx fuzz_cifar fuzz_svhn_mat fuzz_image)
+targets=(fuzz_safetensors fuzz_idx fuzz_cifar fuzz_svhn_mat fuzz_image fuzz_torch_file)
 
 cxx=${FUZZ_CXX:-$(command -v clang++ || true)}
 if [ -z "$cxx" ]; then

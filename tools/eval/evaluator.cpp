@@ -138,7 +138,11 @@ EvalContext load_context(const EvalOptions& o) {
   DISMAX_CHECK(o.numerics == "literal" || o.numerics == "fused", "--numerics must be literal or fused, got '",
                o.numerics, "'");
   DISMAX_CHECK(o.fit_subset >= 0, "--fit-subset must be >= 0 (0 = all training features), got ", o.fit_subset);
-  c.loaded = load_model(o.checkpoint);
+  DISMAX_CHECK(!o.write_temperature || !is_torch_checkpoint(o.checkpoint), "--write-temperature: ", o.checkpoint,
+               " is a PyTorch .pth; convert it with dismax-convert first, and calibrate that");
+  CheckpointDescription description{o.model, o.loss, o.dataset, o.config_string};
+  description.width = o.width;
+  c.loaded = load_model(o.checkpoint, description);
   c.loaded.model->to(c.forward.device);
   c.loaded.model->eval();
   const Metadata& meta = c.loaded.metadata;

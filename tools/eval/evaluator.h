@@ -28,6 +28,9 @@ OodSource parse_ood(const std::string& text, const std::string& group = "");
 
 struct EvalOptions {
   std::string checkpoint;
+  // What a PyTorch .pth checkpoint cannot say itself (experiment/model_with_loss.h); dataset is `dataset`.
+  std::string model, loss, config_string;
+  double width = 0;
   std::string dataset;   // empty: from the checkpoint
   std::string data_dir;  // empty: from the checkpoint's training configuration
   std::vector<OodSource> ood;

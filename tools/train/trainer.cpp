@@ -223,6 +223,12 @@ void TrainingRun::build_model() {
   Generator init(config_.seed);
   model_ = make_model(config_.model, data_.classes, init, model_config);
   criterion_ = attach_loss(*model_, spec_, init);
+  if (!config_.init_from.empty()) {
+    // The weights of another run (ours or a PyTorch .pth) start this one; names and shapes must all match.
+    const std::string head = model_->head_name() + ".";
+    load_weights(read_checkpoint_file(config_.init_from), *model_, model_->head_name(), true,
+                 {head + "temperature", head + "validationset_available", head + "precomputed_thresholds"});
+  }
   model_->to(device_);
   optimizer_ = std::make_unique<SGD>(model_->named_parameters(),
                                      SgdOptions{config_.lr, config_.momentum, 0.0, config_.weight_decay,

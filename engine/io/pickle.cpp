@@ -1,5 +1,6 @@
-#include "datasets/pickle.h"
+#include "engine/io/pickle.h"
 
+#include <algorithm>
 #include <cstring>
 #include <stdexcept>
 #include <unordered_map>
@@ -56,13 +57,52 @@ std::string utf8_to_latin1(const std::string& s, const std::string& what) {
   return out;
 }
 
+// The opcodes of pickled data: containers, numbers, strings, the memo, globals, REDUCE and BUILD.
+bool is_data_opcode(uint8_t op) {
+  static const std::string ops = std::string("\x80\x95.(N\x88\x89KMJ\x8a\x8bGCB\x8e\x8cX\x8d}])t\x85\x86\x87ldaesuqr\x94hjc\x93RbQ");
+  return ops.find(static_cast<char>(op)) != std::string::npos;
+}
+
+// Names of the opcodes a restricted pickle refuses, for its error.
+const char* opcode_name(uint8_t op) {
+  switch (op) {
+    case 'I': return "INT";
+    case 'L': return "LONG";
+    case 'U': return "SHORT_BINSTRING";
+    case 'T': return "BINSTRING";
+    case 'S': return "STRING";
+    case 'V': return "UNICODE";
+    case 'F': return "FLOAT";
+    case 'p': return "PUT";
+    case 'g': return "GET";
+    case 'i': return "INST";
+    case 'o': return "OBJ";
+    case 'P': return "PERSID";
+    case 'Q': return "BINPERSID";
+    case 0x81: return "NEWOBJ";
+    case 0x92: return "NEWOBJ_EX";
+    case 0x82: case 0x83: case 0x84: return "EXT";
+    case 0x96: return "BYTEARRAY8";
+    case 0x97: return "NEXT_BUFFER";
+    case 0x98: return "READONLY_BUFFER";
+    case '0': return "POP";
+    case '1': return "POP_MARK";
+    case '2': return "DUP";
+    default: return "unknown";
+  }
+}
+
 class Unpickler {
  public:
-  Unpickler(const std::string& bytes, const std::string& what) : b_(bytes), what_(what) {}
+  Unpickler(const std::string& bytes, const std::string& what, const Policy& policy)
+      : b_(bytes), what_(what), policy_(policy) {}
 
   ValuePtr run() {
     while (true) {
       const uint8_t op = u8();
+      if ((policy_.data_opcodes_only && !is_data_opcode(op)) || (op == 'Q' && !policy_.persistent_ids))
+        DISMAX_FAIL(what_, ": pickle opcode 0x", std::hex, static_cast<int>(op), std::dec, " (", opcode_name(op),
+                    ") at byte ", pos_ - 1, " is not one ", policy_.kind, " needs; refused");
       switch (op) {
         case 0x80:
           u8();
@@ -237,12 +277,19 @@ class Unpickler {
         case 'c': {
           std::string module = text_line();
           std::string name = text_line();
-          push(make_string(module + "." + name, Value::Kind::Global));
+          push(global(module + "." + name));
           break;
         }
         case 0x93: {  // STACK_GLOBAL
           ValuePtr name = pop(), module = pop();
-          push(make_string(module->s + "." + name->s, Value::Kind::Global));
+          require(name->kind == Value::Kind::Str && module->kind == Value::Kind::Str, "STACK_GLOBAL of non-strings");
+          push(global(module->s + "." + name->s));
+          break;
+        }
+        case 'Q': {  // BINPERSID
+          auto v = make(Value::Kind::Persistent);
+          v->args = pop();
+          push(v);
           break;
         }
         case 'R': {
@@ -258,7 +305,8 @@ class Unpickler {
         case 'b': {
           ValuePtr state = pop();
           ValuePtr obj = back();
-          require(obj->kind == Value::Kind::Call, "BUILD on something that is not an object");
+          require(obj->kind == Value::Kind::Call || obj->kind == Value::Kind::Dict,
+                  "BUILD on something that is not an object");
           obj->state = state;
           break;
         }
@@ -273,7 +321,7 @@ class Unpickler {
           break;  // POP_MARK
         default:
           DISMAX_FAIL(what_, ": pickle opcode 0x", std::hex, static_cast<int>(op), std::dec, " at byte ",
-                      pos_ - 1, " is not supported (not a CIFAR-style data pickle?)");
+                      pos_ - 1, " is not supported (not ", policy_.kind, "?)");
       }
     }
   }
@@ -349,12 +397,20 @@ class Unpickler {
     require(it != memo_.end(), "memo key ", key, " was never stored");
     return it->second;
   }
-  // Builds the value a call would return for the few callables data pickles use to spell bytes; every other
-  // call stays a record of (callable, args).
+  ValuePtr global(std::string name) {
+    const auto& allowed = policy_.allowed_globals;
+    if (!allowed.empty() && std::find(allowed.begin(), allowed.end(), name) == allowed.end())
+      DISMAX_FAIL(what_, ": pickle global '", name, "' is not one ", policy_.kind, " needs; refused (nothing in the "
+                  "file is run)");
+    return make_string(std::move(name), Value::Kind::Global);
+  }
+  // Builds the value a call would return for the few callables data pickles use to spell bytes and ordered
+  // dicts; every other call stays a record of (callable, args).
   ValuePtr call(const ValuePtr& callable, const ValuePtr& args) {
     if (callable->kind == Value::Kind::Global && args->kind == Value::Kind::Tuple) {
       const std::string& g = callable->s;
       const auto& a = args->items;
+      if (g == "collections.OrderedDict" && a.empty()) return make(Value::Kind::Dict);
       if ((g == "_codecs.encode" || g == "builtins.bytearray" || g == "__builtin__.bytearray") &&
           a.size() == 2 && a[0]->kind == Value::Kind::Str && a[1]->kind == Value::Kind::Str &&
           (a[1]->s == "latin1" || a[1]->s == "latin-1"))
@@ -370,6 +426,7 @@ class Unpickler {
 
   const std::string& b_;
   const std::string& what_;
+  const Policy& policy_;
   size_t pos_ = 0;
   std::vector<ValuePtr> stack_;
   std::vector<size_t> marks_;
@@ -464,7 +521,7 @@ class CycleBreaker {
 
 }  // namespace
 
-ValuePtr load(const std::string& bytes, const std::string& what) {
+ValuePtr load(const std::string& bytes, const std::string& what, const Policy& policy) {
   std::vector<std::weak_ptr<Value>> created;
   struct Registry {
     explicit Registry(std::vector<std::weak_ptr<Value>>* r) { created_values = r; }
@@ -472,7 +529,7 @@ ValuePtr load(const std::string& bytes, const std::string& what) {
   } registry(&created);
   ValuePtr result;
   {
-    Unpickler u(bytes, what);
+    Unpickler u(bytes, what, policy);
     try {
       result = u.run();
     } catch (const std::logic_error& e) {  // std::stoll on a malformed text opcode
