@@ -1,7 +1,10 @@
 #include "engine/io/torch_file.h"
 
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <functional>
 #include <map>
 #include <memory>
@@ -91,10 +94,12 @@ float bfloat16_to_float(uint16_t b) {
 // against what the caller expects, so that a small archive cannot expand into an arbitrary allocation.
 class ZipReader {
  public:
-  ZipReader(const std::string& bytes, const std::string& source) : source_(source) {
+  // The archive in `bytes` (which must outlive the reader), or with `from_file`, the file named `source`.
+  ZipReader(const std::string& bytes, const std::string& source, bool from_file = false) : source_(source) {
     zip_error_t error;
     zip_error_init(&error);
-    zip_source_t* src = zip_source_buffer_create(bytes.data(), bytes.size(), 0, &error);
+    zip_source_t* src = from_file ? zip_source_file_create(source.c_str(), 0, -1, &error)
+                                  : zip_source_buffer_create(bytes.data(), bytes.size(), 0, &error);
     if (src != nullptr) archive_ = zip_open_from_source(src, ZIP_RDONLY | ZIP_CHECKCONS, &error);
     if (archive_ == nullptr) {
       const std::string why = zip_error_strerror(&error);
@@ -128,20 +133,19 @@ class ZipReader {
   // The whole record; its size must be at most `max_bytes`, and no more than deflate can expand its
   // compressed size to (1032:1), so that a forged size cannot make it allocate what the data cannot fill.
   std::string read(const std::string& name, uint64_t max_bytes) const {
-    const uint64_t size = size_of(name);
-    DISMAX_CHECK(size <= max_bytes, source_, ": zip record '", name, "' declares ", size, " bytes, more than the ",
-                 max_bytes, " it may hold");
-    zip_stat_t st;
-    zip_stat_init(&st);
-    zip_stat(archive_, name.c_str(), 0, &st);
-    DISMAX_CHECK(!(st.valid & ZIP_STAT_COMP_SIZE) || size / 1032 <= st.comp_size + 1, source_, ": zip record '", name,
-                 "' declares ", size, " bytes from ", st.comp_size, " compressed ones (damaged, or a zip bomb)");
+    std::string out(checked_size(name, max_bytes), '\0');
+    read_into(name, out.data(), out.size());
+    return out;
+  }
+  // Fills `dst` with the record, which must hold exactly `size` bytes.
+  void read_into(const std::string& name, char* dst, uint64_t size) const {
+    DISMAX_CHECK(checked_size(name, size) == size, source_, ": zip record '", name, "' holds ", size_of(name),
+                 " bytes, not ", size);
     zip_file_t* f = zip_fopen(archive_, name.c_str(), 0);
     DISMAX_CHECK(f != nullptr, source_, ": cannot open zip record '", name, "' (", zip_strerror(archive_), ")");
-    std::string out(size, '\0');
     uint64_t got = 0;
     while (got < size) {
-      const zip_int64_t n = zip_fread(f, out.data() + got, size - got);
+      const zip_int64_t n = zip_fread(f, dst + got, size - got);
       if (n <= 0) break;
       got += static_cast<uint64_t>(n);
     }
@@ -151,10 +155,21 @@ class ZipReader {
     zip_fclose(f);
     DISMAX_CHECK(clean_end, source_, ": zip record '", name, "' is damaged (", got, " of ", size, " bytes read: ",
                  why, ")");
-    return out;
   }
 
  private:
+  uint64_t checked_size(const std::string& name, uint64_t max_bytes) const {
+    const uint64_t size = size_of(name);
+    DISMAX_CHECK(size <= max_bytes, source_, ": zip record '", name, "' declares ", size, " bytes, more than the ",
+                 max_bytes, " it may hold");
+    zip_stat_t st;
+    zip_stat_init(&st);
+    zip_stat(archive_, name.c_str(), 0, &st);
+    DISMAX_CHECK(!(st.valid & ZIP_STAT_COMP_SIZE) || size / 1032 <= st.comp_size + 1, source_, ": zip record '", name,
+                 "' declares ", size, " bytes from ", st.comp_size, " compressed ones (damaged, or a zip bomb)");
+    return size;
+  }
+
   zip_t* archive_ = nullptr;
   std::string source_;
 };
@@ -164,7 +179,8 @@ class ZipReader {
 // Turns the pickled object of a torch.save file into tensors, reading storages through `read_storage`.
 class StateDictBuilder {
  public:
-  using StorageReader = std::function<std::string(const std::string& key, uint64_t bytes)>;
+  // Fills `dst` with storage `key`'s `bytes` bytes (throws when the record is missing or of another size).
+  using StorageReader = std::function<void(const std::string& key, uint64_t bytes, char* dst)>;
   StateDictBuilder(std::string source, StorageReader read_storage)
       : source_(std::move(source)), read_storage_(std::move(read_storage)) {}
 
@@ -261,20 +277,27 @@ class StateDictBuilder {
     const std::vector<int64_t> size = ints_of(a[2], name, "size"), stride = ints_of(a[3], name, "stride");
     DISMAX_CHECK(size.size() == stride.size(), source_, ": tensor '", name, "': ", size.size(), " sizes but ",
                  stride.size(), " strides");
-    const std::string& storage = storage_bytes(key, *type, numel, name);
-
     Shape shape(size.begin(), size.end());
     Tensor t = Tensor::empty(shape, type->tensor_dtype);
     int64_t count = 1;
     __int128 last = offset;  // the farthest element the view reaches
-    for (size_t d = 0; d < size.size(); ++d) {
+    bool dense = offset == 0;  // the view is its whole storage, in order
+    int64_t expected_stride = 1;
+    for (size_t d = size.size(); d-- > 0;) {
       count *= size[d];
       if (size[d] > 0) last += static_cast<__int128>(size[d] - 1) * stride[d];
+      dense &= size[d] == 1 || stride[d] == expected_stride;
+      expected_stride *= size[d];
     }
+    dense &= count == numel && type->file_dtype == type->tensor_dtype;
     if (count == 0) return t;
     DISMAX_CHECK(offset >= 0 && last < numel, source_, ": tensor '", name, "' (shape ", shape_str(shape),
                  ", offset ", offset, ") reaches past the end of its ", numel, "-element storage '", key, "'");
-    gather(storage, *type, offset, size, stride, t);
+    if (dense && storages_.count(key) == 0) {  // a state_dict's usual tensor: read straight into it
+      read_storage_(key, static_cast<uint64_t>(numel) * type->element_size, static_cast<char*>(t.raw_data()));
+      return t;
+    }
+    gather(storage_bytes(key, *type, numel, name), *type, offset, size, stride, t);
     return t;
   }
 
@@ -283,33 +306,46 @@ class StateDictBuilder {
     auto it = storages_.find(key);
     if (it == storages_.end()) {
       const uint64_t bytes = static_cast<uint64_t>(numel) * type.element_size;
-      it = storages_.emplace(key, Storage{type.global, numel, read_storage_(key, bytes)}).first;
+      std::string data(bytes, '\0');
+      read_storage_(key, bytes, data.data());
+      it = storages_.emplace(key, Storage{type.global, numel, std::move(data)}).first;
     }
     DISMAX_CHECK(it->second.type == type.global && it->second.numel == numel, source_, ": tensor '", name,
                  "': storage '", key, "' is referenced as two different types or sizes");
     return it->second.bytes;
   }
 
-  // Copies the strided view into the contiguous `out`, converting half precision to float32.
+  // Copies the strided view into the contiguous `out`, converting half precision to float32; rows whose
+  // last-dimension stride is 1 are copied whole.
   static void gather(const std::string& storage, const StorageType& type, int64_t offset,
                      const std::vector<int64_t>& size, const std::vector<int64_t>& stride, Tensor& out) {
     const char* src = storage.data();
     char* dst = static_cast<char*>(out.raw_data());
     const size_t out_size = dtype_size(type.tensor_dtype);
-    std::vector<int64_t> index(size.size(), 0);
-    const int64_t count = out.numel();
+    const bool widen = type.file_dtype == DType::Float16 || type.file_dtype == DType::BFloat16;
+    const size_t dims = size.size();
+    const int64_t row = dims == 0 ? 1 : size.back(), step = dims == 0 ? 1 : stride.back();
+    const int64_t rows = out.numel() / row;
+    std::vector<int64_t> index(dims > 0 ? dims - 1 : 0, 0);
     int64_t at = offset;
-    for (int64_t n = 0; n < count; ++n) {
-      const char* e = src + static_cast<size_t>(at) * type.element_size;
-      if (type.file_dtype == DType::Float16 || type.file_dtype == DType::BFloat16) {
-        uint16_t h;
-        std::memcpy(&h, e, 2);
-        const float f = type.file_dtype == DType::Float16 ? half_to_float(h) : bfloat16_to_float(h);
-        std::memcpy(dst + n * out_size, &f, 4);
+    for (int64_t r = 0; r < rows; ++r) {
+      char* out_row = dst + static_cast<size_t>(r * row) * out_size;
+      if (!widen && step == 1) {
+        std::memcpy(out_row, src + static_cast<size_t>(at) * type.element_size, static_cast<size_t>(row) * out_size);
       } else {
-        std::memcpy(dst + n * out_size, e, out_size);
+        for (int64_t k = 0; k < row; ++k) {
+          const char* e = src + static_cast<size_t>(at + k * step) * type.element_size;
+          if (widen) {
+            uint16_t h;
+            std::memcpy(&h, e, 2);
+            const float f = type.file_dtype == DType::Float16 ? half_to_float(h) : bfloat16_to_float(h);
+            std::memcpy(out_row + k * out_size, &f, 4);
+          } else {
+            std::memcpy(out_row + k * out_size, e, out_size);
+          }
+        }
       }
-      for (size_t d = size.size(); d-- > 0;) {  // odometer over the view's indices, last dimension fastest
+      for (size_t d = index.size(); d-- > 0;) {  // odometer over the leading dimensions
         if (++index[d] < size[d]) {
           at += stride[d];
           break;
@@ -387,12 +423,12 @@ bool looks_like_zip(const std::string& bytes) { return bytes.rfind("PK\x03\x04",
 
 TensorFile parse_state_dict_pickle(const std::string& data_pkl, const std::map<std::string, std::string>& storages,
                                    const std::string& source) {
-  StateDictBuilder builder(source, [&](const std::string& key, uint64_t expected) {
+  StateDictBuilder builder(source, [&](const std::string& key, uint64_t expected, char* dst) {
     auto it = storages.find(key);
     DISMAX_CHECK(it != storages.end(), source, ": storage '", key, "' is missing");
     DISMAX_CHECK(it->second.size() == expected, source, ": storage '", key, "' holds ", it->second.size(),
                  " bytes; its tensors need ", expected);
-    return it->second;
+    std::memcpy(dst, it->second.data(), expected);
   });
   return builder.build(load_state_dict_pickle(data_pkl, source));
 }
@@ -401,12 +437,16 @@ TensorFile parse_state_dict_pickle(const std::string& data_pkl, const std::map<s
 
 bool torch_files_supported() { return true; }
 
-TensorFile parse_torch_file(const std::string& bytes, const std::string& source) {
-  // The legacy format (PyTorch < 1.6) is a bare pickle stream starting with a pickled magic number.
-  DISMAX_CHECK(!(bytes.size() > 2 && bytes[0] == '\x80' && bytes[1] == '\x02' && bytes[2] == '\x8a'), source,
+namespace {
+
+// The legacy format (PyTorch < 1.6) is a bare pickle stream starting with a pickled magic number.
+void check_signature(const std::string& head, const std::string& source) {
+  DISMAX_CHECK(!(head.size() > 2 && head[0] == '\x80' && head[1] == '\x02' && head[2] == '\x8a'), source,
                ": a torch.save file in the legacy format (PyTorch < 1.6); re-save it with a current PyTorch");
-  DISMAX_CHECK(looks_like_zip(bytes), source, ": not a torch.save file (no zip signature)");
-  ZipReader zip(bytes, source);
+  DISMAX_CHECK(looks_like_zip(head), source, ": not a torch.save file (no zip signature)");
+}
+
+TensorFile read_archive(const ZipReader& zip, const std::string& source) {
   std::string prefix;
   int found = 0;
   for (const std::string& name : zip.names()) {
@@ -422,16 +462,35 @@ TensorFile parse_torch_file(const std::string& bytes, const std::string& source)
     const std::string order = zip.read(prefix + "byteorder", 16);
     DISMAX_CHECK(order == "little", source, ": storages are in '", order, "' byte order; only little-endian is read");
   }
-  StateDictBuilder builder(source, [&](const std::string& key, uint64_t expected) {
+  StateDictBuilder builder(source, [&](const std::string& key, uint64_t expected, char* dst) {
     const std::string record = prefix + "data/" + key;
     DISMAX_CHECK(key.find('/') == std::string::npos && zip.has(record), source, ": storage record '", record,
                  "' is missing");
     const uint64_t size = zip.size_of(record);
     DISMAX_CHECK(size == expected, source, ": storage record '", record, "' holds ", size, " bytes; its tensors need ",
                  expected, " (truncated or damaged file)");
-    return zip.read(record, expected);
+    zip.read_into(record, dst, expected);
   });
   return builder.build(load_state_dict_pickle(zip.read(prefix + "data.pkl", kMaxPickleBytes), source));
+}
+
+}  // namespace
+
+TensorFile parse_torch_file(const std::string& bytes, const std::string& source) {
+  check_signature(bytes.substr(0, 4), source);
+  return read_archive(ZipReader(bytes, source), source);
+}
+
+TensorFile load_torch_file(const std::string& path) {
+  std::error_code ec;
+  DISMAX_CHECK(!std::filesystem::is_directory(path, ec), path, ": is a folder, not a PyTorch checkpoint");
+  std::ifstream in(path, std::ios::binary);
+  DISMAX_CHECK(in.good(), path, ": cannot open PyTorch checkpoint (", std::strerror(errno), ")");
+  std::string head(4, '\0');
+  in.read(head.data(), 4);
+  head.resize(static_cast<size_t>(in.gcount()));
+  check_signature(head, path);
+  return read_archive(ZipReader("", path, true), path);  // libzip reads the file: no copy of it in memory
 }
 
 void save_torch_file(const std::string& path, const std::vector<std::pair<std::string, Tensor>>& tensors,
@@ -542,10 +601,8 @@ void save_torch_file(const std::string& path, const std::vector<std::pair<std::s
               "(install libzip-dev and rebuild)");
 }
 
-#endif
+TensorFile load_torch_file(const std::string& path) { return parse_torch_file("", path); }
 
-TensorFile load_torch_file(const std::string& path) {
-  return parse_torch_file(read_whole_file(path, "PyTorch checkpoint"), path);
-}
+#endif
 
 }  // namespace dismax
