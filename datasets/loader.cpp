@@ -139,7 +139,7 @@ Batch DataLoader::make_batch(int64_t b) {
                    " after the transform, but its batch's first sample is ", c, "x", h, "x", w,
                    "; add a resize or crop to the transform");
     }
-    transform_.to_chw(img, out + batch.indices.size() * per_sample);
+    transform_.to_chw(img, out + batch.indices.size() * per_sample, gen);
     batch.indices.push_back(index);
     labels.push_back(ex.label);
   }

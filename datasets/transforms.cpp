@@ -1,5 +1,6 @@
 #include "datasets/transforms.h"
 
+#include <algorithm>
 #include <cmath>
 #include <sstream>
 
@@ -53,6 +54,16 @@ Image Transform::augment(const Image& image, Generator& gen) const {
   return out;
 }
 
+Transform& Transform::then_tensor(std::string name, TensorStep step) {
+  tensor_steps_.push_back({std::move(name), std::move(step)});
+  return *this;
+}
+
+void Transform::to_chw(const Image& image, float* out, Generator& gen) const {
+  to_chw(image, out);
+  for (const auto& t : tensor_steps_) t.step(out, image.channels, image.height, image.width, gen);
+}
+
 void Transform::to_chw(const Image& image, float* out) const {
   const int c = image.channels;
   const size_t plane = static_cast<size_t>(image.width) * image.height;
@@ -74,11 +85,52 @@ void Transform::to_chw(const Image& image, float* out) const {
 std::string Transform::describe() const {
   std::string s;
   for (const auto& st : steps_) s += st.name + " -> ";
-  if (lut_.empty()) return s + "to_tensor";
-  return s + "normalize(mean " + floats(norm_.mean) + ", std " + floats(norm_.std) + ")";
+  s += lut_.empty() ? "to_tensor" : "normalize(mean " + floats(norm_.mean) + ", std " + floats(norm_.std) + ")";
+  for (const auto& t : tensor_steps_) s += " -> " + t.name;
+  return s;
 }
 
 // ---- steps
+
+namespace {
+void zero_box(float* chw, int channels, int height, int width, int top, int left, int h, int w) {
+  for (int c = 0; c < channels; ++c)
+    for (int y = top; y < top + h; ++y) std::fill_n(chw + (static_cast<size_t>(c) * height + y) * width + left, w, 0.0f);
+}
+}  // namespace
+
+Transform::TensorStep random_erasing(double p, double scale_min, double scale_max, double ratio_min, double ratio_max) {
+  DISMAX_CHECK(p >= 0 && p <= 1 && 0 < scale_min && scale_min <= scale_max && scale_max <= 1 && 0 < ratio_min &&
+                   ratio_min <= ratio_max,
+               "random_erasing: invalid probability ", p, ", scale or ratio");
+  return [=](float* chw, int channels, int height, int width, Generator& gen) {
+    if (gen.next_double() >= p) return;
+    const double area = static_cast<double>(height) * width;
+    const double log_lo = std::log(ratio_min), log_hi = std::log(ratio_max);
+    for (int attempt = 0; attempt < 10; ++attempt) {
+      const double erase_area = area * (scale_min + (scale_max - scale_min) * gen.next_double());
+      const double aspect = std::exp(log_lo + (log_hi - log_lo) * gen.next_double());
+      const int h = round_half_even(std::sqrt(erase_area * aspect));
+      const int w = round_half_even(std::sqrt(erase_area / aspect));
+      if (!(h < height && w < width)) continue;
+      const int top = static_cast<int>(gen.next_below(static_cast<uint64_t>(height - h + 1)));
+      const int left = static_cast<int>(gen.next_below(static_cast<uint64_t>(width - w + 1)));
+      zero_box(chw, channels, height, width, top, left, h, w);
+      return;
+    }
+  };
+}
+
+Transform::TensorStep cutout(int size) {
+  DISMAX_CHECK(size > 0, "cutout: the square's size must be > 0, got ", size);
+  return [size](float* chw, int channels, int height, int width, Generator& gen) {
+    const int cy = static_cast<int>(gen.next_below(static_cast<uint64_t>(height)));
+    const int cx = static_cast<int>(gen.next_below(static_cast<uint64_t>(width)));
+    const int top = std::clamp(cy - size / 2, 0, height), bottom = std::clamp(cy + size / 2, 0, height);
+    const int left = std::clamp(cx - size / 2, 0, width), right = std::clamp(cx + size / 2, 0, width);
+    zero_box(chw, channels, height, width, top, left, bottom - top, right - left);
+  };
+}
 
 Transform::Step random_crop(int size, int padding) {
   DISMAX_CHECK(size > 0 && padding >= 0, "random_crop: invalid size ", size, " or padding ", padding);

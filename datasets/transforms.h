@@ -22,16 +22,22 @@ struct Normalization {
 class Transform {
  public:
   using Step = std::function<Image(const Image&, Generator&)>;
+  // A step on the normalised (C, H, W) float32 tensor, in place (torchvision's RandomErasing after Normalize).
+  using TensorStep = std::function<void(float* chw, int channels, int height, int width, Generator&)>;
 
   Transform() = default;  // no steps, x/255 (mean 0, std 1)
   Transform& then(std::string name, Step step);
   Transform& normalize(const Normalization& n);
+  // Runs after the normalisation, in the order added.
+  Transform& then_tensor(std::string name, TensorStep step);
 
   // Runs the steps; `gen` is the sample's own generator.
   Image augment(const Image& image, Generator& gen) const;
   // Writes the (C, H, W) float32 tensor of `image` to `out`; the image's channels must match the
-  // normalisation's.
+  // normalisation's. The tensor steps are not run.
   void to_chw(const Image& image, float* out) const;
+  // to_chw, then the tensor steps drawing from `gen` (the sample's generator, after augment()).
+  void to_chw(const Image& image, float* out, Generator& gen) const;
   std::string describe() const;  // "random_crop(32, pad 4) -> hflip(0.5) -> normalize(...)"
 
  private:
@@ -39,7 +45,12 @@ class Transform {
     std::string name;
     Step step;
   };
+  struct NamedTensorStep {
+    std::string name;
+    TensorStep step;
+  };
   std::vector<Named> steps_;
+  std::vector<NamedTensorStep> tensor_steps_;
   Normalization norm_;
   std::vector<std::array<float, 256>> lut_;  // per channel: (v/255 - mean) / std
 };
@@ -66,6 +77,15 @@ Transform::Step resize(int width, int height);
 Transform::Step center_crop(int size);
 Transform::Step rgb();   // grey replicated to 3 channels
 Transform::Step grey();  // PIL's convert("L")
+
+// RandomErasing(p, scale, ratio, value=0) on the normalised tensor: with probability p, up to 10 draws of an
+// area fraction U(scale) and log-aspect U(log ratio), h = round(sqrt(area r)), w = round(sqrt(area / r))
+// (half to even); the first with h < H and w < W is zeroed at top U{0..H-h}, left U{0..W-w}, every channel.
+Transform::TensorStep random_erasing(double p = 0.5, double scale_min = 0.02, double scale_max = 0.33,
+                                     double ratio_min = 0.3, double ratio_max = 3.3);
+// Cutout (DeVries and Taylor 2017, one hole): a size x size square centred at a uniform pixel, clipped to the
+// image, zeroed in the normalised tensor.
+Transform::TensorStep cutout(int size);
 
 // The crop RandomResizedCrop picks for a width x height image: {left, top, crop width, crop height}.
 std::array<int, 4> random_resized_crop_box(int width, int height, Generator& gen, double scale_min = 0.08,

@@ -35,8 +35,14 @@ void TrainConfig::validate() const {
   DISMAX_CHECK(finite(momentum) && momentum >= 0 && momentum < 1, "--momentum must be in [0, 1), got ", momentum);
   DISMAX_CHECK(finite(weight_decay) && weight_decay >= 0, "--weight-decay must be >= 0, got ", weight_decay);
   DISMAX_CHECK(finite(gamma) && gamma > 0 && gamma <= 1, "--gamma must be in (0, 1] (a decay), got ", gamma);
-  DISMAX_CHECK(schedule == "multistep" || schedule == "cosine", "--schedule must be multistep or cosine, got '",
-               schedule, "'");
+  DISMAX_CHECK(schedule == "multistep" || schedule == "cosine" || schedule == "cosine-iter",
+               "--schedule must be multistep, cosine or cosine-iter, got '", schedule, "'");
+  DISMAX_CHECK(finite(min_lr) && min_lr >= 0 && min_lr <= lr, "--min-lr must be in [0, --lr], got ", min_lr);
+  DISMAX_CHECK(finite(warmup_epochs) && warmup_epochs >= 0 && warmup_epochs < static_cast<double>(epochs),
+               "--warmup-epochs must be in [0, --epochs), got ", warmup_epochs);
+  DISMAX_CHECK(finite(label_smoothing) && label_smoothing >= 0 && label_smoothing < 1,
+               "--label-smoothing must be in [0, 1), got ", label_smoothing);
+  augment.validate(dataset);
   DISMAX_CHECK(numerics == "literal" || numerics == "fused", "--numerics must be literal or fused, got '", numerics,
                "'");
   for (size_t i = 0; i < milestones.size(); ++i)
@@ -76,6 +82,19 @@ std::string TrainConfig::json(int indent) const {
           {"schedule", schedule},
           {"milestones", milestones},
           {"gamma", gamma},
+          {"min_lr", min_lr},
+          {"warmup_epochs", warmup_epochs},
+          {"label_smoothing", label_smoothing},
+          {"no_decay_bn_bias", no_decay_bn_bias},
+          {"augment", {{"preset", augment.preset},
+                       {"crop_padding", augment.crop_padding},
+                       {"flip", augment.flip},
+                       {"rrc_scale", augment.rrc_scale},
+                       {"color_jitter", augment.color_jitter},
+                       {"trivial_augment", augment.trivial_augment},
+                       {"random_erasing", augment.random_erasing},
+                       {"cutout", augment.cutout}}},
+          {"recipe", recipe},
           {"seed", seed},
           {"device", device},
           {"threads", threads},
@@ -115,6 +134,22 @@ TrainConfig TrainConfig::parse(const std::string& text, const std::string& sourc
     c.schedule = j.value("schedule", c.schedule);
     c.milestones = j.at("milestones").get<std::vector<int64_t>>();
     c.gamma = j.at("gamma").get<double>();
+    c.min_lr = j.value("min_lr", c.min_lr);
+    c.warmup_epochs = j.value("warmup_epochs", c.warmup_epochs);
+    c.label_smoothing = j.value("label_smoothing", c.label_smoothing);
+    c.no_decay_bn_bias = j.value("no_decay_bn_bias", c.no_decay_bn_bias);
+    c.recipe = j.value("recipe", c.recipe);
+    if (j.contains("augment")) {
+      const nlohmann::json& a = j.at("augment");
+      c.augment.preset = a.value("preset", c.augment.preset);
+      c.augment.crop_padding = a.value("crop_padding", c.augment.crop_padding);
+      c.augment.flip = a.value("flip", c.augment.flip);
+      c.augment.rrc_scale = a.value("rrc_scale", c.augment.rrc_scale);
+      c.augment.color_jitter = a.value("color_jitter", c.augment.color_jitter);
+      c.augment.trivial_augment = a.value("trivial_augment", c.augment.trivial_augment);
+      c.augment.random_erasing = a.value("random_erasing", c.augment.random_erasing);
+      c.augment.cutout = a.value("cutout", c.augment.cutout);
+    }
     c.seed = j.at("seed").get<uint64_t>();
     c.device = j.value("device", c.device);
     c.threads = j.value("threads", c.threads);
@@ -130,6 +165,28 @@ TrainConfig TrainConfig::parse(const std::string& text, const std::string& sourc
     DISMAX_FAIL(source, ": invalid run configuration (", e.what(), ")");
   }
   return c;
+}
+
+const std::vector<std::string>& recipe_preset_names() {
+  static const std::vector<std::string> names = {"openood-v1.5"};
+  return names;
+}
+
+void apply_recipe_preset(TrainConfig& config, const std::string& name) {
+  DISMAX_CHECK(name == "openood-v1.5", "--recipe must be openood-v1.5, got '", name, "'");
+  DISMAX_CHECK(config.dataset == "cifar10" || config.dataset == "cifar100", "--recipe openood-v1.5 is OpenOOD's "
+               "CIFAR recipe; --dataset is ", config.dataset);
+  config.recipe = name;
+  config.epochs = 100;
+  config.batch_size = 128;
+  config.lr = 0.1;
+  config.momentum = 0.9;
+  config.nesterov = true;
+  config.weight_decay = 5e-4;
+  config.schedule = "cosine-iter";
+  config.min_lr = 1e-6;
+  config.augment = AugmentRecipe{};
+  config.augment.preset = "openood-cifar";
 }
 
 void apply_config_string(TrainConfig& config, const std::string& text) {

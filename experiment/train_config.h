@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "datasets/augment.h"
 #include "datasets/registry.h"
 
 namespace dismax {
@@ -25,9 +26,15 @@ struct TrainConfig {
   double momentum = 0.9;
   double weight_decay = 1e-4;
   bool nesterov = true;
-  std::string schedule = "multistep";  // multistep | cosine
+  std::string schedule = "multistep";  // multistep | cosine (per epoch) | cosine-iter (per iteration)
   std::vector<int64_t> milestones = {150, 200, 250};
   double gamma = 0.1;
+  double min_lr = 0;         // the cosine schedules' floor (eta_min)
+  double warmup_epochs = 0;  // linear warm-up, per iteration, before the schedule (fractions allowed)
+  double label_smoothing = 0;  // softmax loss only
+  bool no_decay_bn_bias = false;  // timm's no-decay group: no weight decay on 1-D parameters and biases
+  AugmentRecipe augment;
+  std::string recipe;  // the preset the run started from ("openood-v1.5"), for the record
   uint64_t seed = 42;
   std::string device = "cpu";
   int threads = 0;   // 0: all cores
@@ -57,6 +64,13 @@ std::shared_ptr<const Dataset> with_config_classes(std::shared_ptr<const Dataset
 // The dataset's SPEC §5 recipe (epochs, batch size, milestones), for the flags the user did not set. Throws
 // naming --dataset when the dataset is for evaluation only.
 const Recipe& training_recipe(const std::string& dataset);
+
+// Training presets (--recipe): "openood-v1.5" is OpenOOD v1.5's CIFAR trainer (SGD lr 0.1, momentum 0.9,
+// Nesterov, weight decay 5e-4, 100 epochs of batch 128, cosine per iteration down to 1e-6, flip then
+// RandomCrop(32, padding 4)). Sets those fields of `config`; throws naming --recipe for an unknown name or
+// a dataset the preset is not for.
+void apply_recipe_preset(TrainConfig& config, const std::string& name);
+const std::vector<std::string>& recipe_preset_names();
 
 // Applies an original config string "data~cifar10+model~resnet34+loss~dismax_std_std_fpr" (imagenet1k is
 // read as imagenet). Throws naming the string and the bad part.

@@ -41,4 +41,48 @@ std::string CosineAnnealingLR::describe() const {
   return os.str();
 }
 
+IterationCosineLR::IterationCosineLR(double base_lr, int64_t epochs, double eta_min)
+    : base_lr_(base_lr), eta_min_(eta_min), epochs_(epochs) {
+  DISMAX_CHECK(epochs > 0, "IterationCosineLR: epochs must be > 0, got ", epochs);
+}
+
+double IterationCosineLR::lr_at_step(int64_t step, int64_t steps_per_epoch) const {
+  return lr_at_progress(static_cast<double>(step) / total_steps(steps_per_epoch));
+}
+
+double IterationCosineLR::lr_at_progress(double progress) const {
+  return eta_min_ + (base_lr_ - eta_min_) * (1.0 + std::cos(M_PI * progress)) / 2.0;
+}
+
+std::string IterationCosineLR::describe() const {
+  std::ostringstream os;
+  os << "cosine per iteration(lr=" << base_lr_ << ", epochs=" << epochs_ << ", eta_min=" << eta_min_ << ")";
+  return os.str();
+}
+
+LinearWarmupLR::LinearWarmupLR(double base_lr, double warmup_epochs, std::unique_ptr<LrSchedule> after)
+    : base_lr_(base_lr), warmup_epochs_(warmup_epochs), after_(std::move(after)) {
+  DISMAX_CHECK(std::isfinite(warmup_epochs) && warmup_epochs >= 0, "LinearWarmupLR: warm-up epochs must be >= 0, got ",
+               warmup_epochs);
+  DISMAX_CHECK(after_ != nullptr, "LinearWarmupLR: no schedule after the warm-up");
+}
+
+double LinearWarmupLR::lr_at_step(int64_t step, int64_t steps_per_epoch) const {
+  const auto warmup = static_cast<int64_t>(std::llround(warmup_epochs_ * static_cast<double>(steps_per_epoch)));
+  if (step < warmup) return base_lr_ * static_cast<double>(step + 1) / static_cast<double>(warmup);
+  if (const auto* cosine = dynamic_cast<const IterationCosineLR*>(after_.get())) {
+    // The cosine runs over the steps after the warm-up: the same curve, compressed.
+    const double total = cosine->total_steps(steps_per_epoch);
+    const double progress = (static_cast<double>(step - warmup)) / std::max(1.0, total - static_cast<double>(warmup));
+    return cosine->lr_at_progress(progress);
+  }
+  return after_->lr_at_step(step, steps_per_epoch);
+}
+
+std::string LinearWarmupLR::describe() const {
+  std::ostringstream os;
+  os << "linear warm-up(" << warmup_epochs_ << " epochs) then " << after_->describe();
+  return os.str();
+}
+
 }  // namespace dismax

@@ -17,11 +17,40 @@ SGD::SGD(const NamedTensors& parameters, SgdOptions options) : options_(options)
     if (p.requires_grad()) slots_.push_back({name, p, Tensor()});
 }
 
-// All parameters of one device are updated by one sgd_update_many call (a single launch on a GPU).
+std::vector<std::string> no_decay_parameter_names(const NamedTensors& parameters) {
+  std::vector<std::string> names;
+  for (const auto& [name, p] : parameters) {
+    const bool bias = name.size() >= 5 && name.compare(name.size() - 5, 5, ".bias") == 0;
+    if (p.requires_grad() && (p.dim() <= 1 || bias)) names.push_back(name);
+  }
+  return names;
+}
+
+void SGD::exclude_from_weight_decay(const std::vector<std::string>& names) {
+  for (const std::string& name : names) {
+    auto it = std::find_if(slots_.begin(), slots_.end(), [&](const Slot& s) { return s.name == name; });
+    DISMAX_CHECK(it != slots_.end(), "SGD: no trainable parameter '", name, "' to exclude from weight decay");
+    it->decay = false;
+  }
+}
+
+std::vector<std::string> SGD::excluded_from_weight_decay() const {
+  std::vector<std::string> out;
+  for (const Slot& s : slots_)
+    if (!s.decay) out.push_back(s.name);
+  return out;
+}
+
+// All parameters of one device and weight-decay group are updated by one sgd_update_many call (a single
+// launch on a GPU).
 void SGD::step() {
   NoGradGuard guard;
-  const SgdArgs args{options_.lr, options_.momentum, options_.dampening, options_.weight_decay, options_.nesterov, false};
-  std::vector<std::pair<Device, std::vector<SgdTensors>>> by_device;
+  struct Group {
+    Device device;
+    bool decay;
+    std::vector<SgdTensors> tensors;
+  };
+  std::vector<Group> by_device;
   for (Slot& s : slots_) {
     const Tensor& grad = s.param.grad();
     if (!grad.defined()) continue;
@@ -33,13 +62,16 @@ void SGD::step() {
       s.momentum_buffer = Tensor::empty_like(s.param);
       first = true;
     }
-    auto group = std::find_if(by_device.begin(), by_device.end(), [&](const auto& g) { return g.first == s.param.device(); });
-    if (group == by_device.end()) group = by_device.insert(by_device.end(), {s.param.device(), {}});
-    group->second.push_back({s.param, grad.contiguous().to(s.param.dtype()), s.momentum_buffer, first});
+    auto group = std::find_if(by_device.begin(), by_device.end(),
+                              [&](const Group& g) { return g.device == s.param.device() && g.decay == s.decay; });
+    if (group == by_device.end()) group = by_device.insert(by_device.end(), {s.param.device(), s.decay, {}});
+    group->tensors.push_back({s.param, grad.contiguous().to(s.param.dtype()), s.momentum_buffer, first});
   }
-  for (auto& [device, tensors] : by_device) {
-    DISMAX_KERNEL(device, sgd_update_many)(tensors, args);
-    for (SgdTensors& t : tensors) t.param.storage()->bump_version();
+  for (Group& g : by_device) {
+    const SgdArgs args{options_.lr, options_.momentum, options_.dampening, g.decay ? options_.weight_decay : 0.0,
+                       options_.nesterov, false};
+    DISMAX_KERNEL(g.device, sgd_update_many)(g.tensors, args);
+    for (SgdTensors& t : g.tensors) t.param.storage()->bump_version();
   }
   ++steps_;
 }

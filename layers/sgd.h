@@ -18,6 +18,10 @@ struct SgdOptions {
   bool nesterov = false;
 };
 
+// timm's rule for the no-decay group: every parameter of at most one dimension (BatchNorm weights and
+// biases, all biases, DisMax's distance scale) and every name ending in ".bias".
+std::vector<std::string> no_decay_parameter_names(const NamedTensors& parameters);
+
 class SGD {
  public:
   SGD(const NamedTensors& parameters, SgdOptions options);
@@ -27,6 +31,11 @@ class SGD {
   void set_lr(double lr) { options_.lr = lr; }
   const SgdOptions& options() const { return options_; }
   int64_t step_count() const { return steps_; }
+
+  // Parameter groups: the named parameters take no weight decay (timm's no-decay group); every name must be
+  // one of the optimizer's parameters.
+  void exclude_from_weight_decay(const std::vector<std::string>& names);
+  std::vector<std::string> excluded_from_weight_decay() const;
 
   // Momentum buffers as "momentum_buffer.<parameter name>" (only those that exist), for checkpoints.
   NamedTensors state() const;
@@ -38,6 +47,7 @@ class SGD {
     std::string name;
     Tensor param;
     Tensor momentum_buffer;  // undefined until the first step that saw a gradient
+    bool decay = true;
   };
   std::vector<Slot> slots_;
   SgdOptions options_;

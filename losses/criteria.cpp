@@ -61,10 +61,23 @@ Tensor target_log_probabilities(const Tensor& logits, const Tensor& targets, dou
   return gather_flat(log_probabilities(logits, scale, numerics), flat);
 }
 
+SoftMaxLoss::SoftMaxLoss(std::shared_ptr<LossHead> head, double label_smoothing)
+    : Criterion(std::move(head)), label_smoothing_(label_smoothing) {
+  DISMAX_CHECK(label_smoothing >= 0 && label_smoothing < 1, "softmax loss: label smoothing must be in [0, 1), got ",
+               label_smoothing);
+}
+
 Tensor SoftMaxLoss::forward(const Tensor& logits, const Tensor& targets) {
   check_logits(logits, "softmax loss");
   const auto y = host_targets(targets, logits.size(0), logits.size(1), "softmax loss");
-  return mean_nll(logits, y, 0, logits.size(0), 1.0, Numerics::Fused);
+  if (label_smoothing_ == 0.0) return mean_nll(logits, y, 0, logits.size(0), 1.0, Numerics::Fused);
+  const Tensor log_p = log_softmax(logits, 1);
+  const int64_t C = logits.size(1);
+  std::vector<int64_t> flat;
+  for (int64_t i = 0; i < logits.size(0); ++i) flat.push_back(i * C + y[i]);
+  const Tensor nll = neg(mean(gather_flat(log_p, flat)));
+  const Tensor uniform = neg(mean(log_p));  // mean over samples and classes of -log p
+  return nll * (1.0 - label_smoothing_) + uniform * label_smoothing_;
 }
 
 LogitNormLoss::LogitNormLoss(std::shared_ptr<LossHead> head, double t) : Criterion(std::move(head)), t_(t) {

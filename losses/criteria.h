@@ -37,12 +37,17 @@ class Criterion {
   std::shared_ptr<LossHead> head_;
 };
 
-// Cross-entropy of the logits (fused log-softmax), train and eval alike.
+// Cross-entropy of the logits (fused log-softmax), train and eval alike. With label smoothing e (PyTorch's
+// CrossEntropyLoss(label_smoothing=e)): (1 - e) * NLL + e * mean over classes of -log p, batch-averaged.
 class SoftMaxLoss : public Criterion {
  public:
-  using Criterion::Criterion;
+  explicit SoftMaxLoss(std::shared_ptr<LossHead> head, double label_smoothing = 0.0);
   Tensor forward(const Tensor& logits, const Tensor& targets) override;
   std::string describe() const override { return "softmax"; }
+  double label_smoothing() const { return label_smoothing_; }
+
+ private:
+  double label_smoothing_;
 };
 
 // LogitNorm (Wei et al., ICML 2022) on a SoftMax head: cross-entropy of z / (t (||z|| + 1e-7)), train

@@ -102,7 +102,9 @@ std::shared_ptr<LossHead> make_head(const std::string& family, int64_t f, int64_
 std::shared_ptr<Criterion> make_criterion(const LossSpec& spec, std::shared_ptr<LossHead> head) {
   DISMAX_CHECK(head != nullptr && head->loss_name() == spec.head_family(), "make_criterion: a ", spec.family,
                " loss needs a ", spec.head_family(), " head");
-  if (spec.family == "softmax") return std::make_shared<SoftMaxLoss>(head);
+  DISMAX_CHECK(spec.label_smoothing == 0.0 || spec.family == "softmax", "label smoothing is for the softmax loss, "
+               "not ", spec.family);
+  if (spec.family == "softmax") return std::make_shared<SoftMaxLoss>(head, spec.label_smoothing);
   if (spec.family == "logitnorm") return std::make_shared<LogitNormLoss>(head, spec.logitnorm_t);
   if (spec.family == "isomax" || spec.family == "isomaxplus") return std::make_shared<IsoMaxLoss>(head, spec.numerics);
   return std::make_shared<DisMaxLoss>(head, DisMaxOptions{spec.fpr, spec.alpha, spec.numerics});

@@ -15,6 +15,7 @@ struct LossSpec {
   double alpha = 1.0;
   double logitnorm_t = 0.04;  // LogitNorm's temperature t
   Numerics numerics = Numerics::Literal;
+  double label_smoothing = 0.0;  // SoftMax only; a training choice, not part of the name (str())
   // canonical: "softmax", "dismax", "dismax_fpr", "dismax_fpr_0.5", "logitnorm", "logitnorm_0.1"
   std::string str() const;
   // The family whose head the loss trains: LogitNorm's is SoftMax's (a linear layer).

@@ -54,9 +54,12 @@ struct Paths {
 };
 
 std::unique_ptr<LrSchedule> make_schedule(const TrainConfig& c) {
-  if (c.schedule == "cosine") return std::make_unique<CosineAnnealingLR>(c.lr, c.epochs);
-  DISMAX_CHECK(c.schedule == "multistep", "--schedule must be multistep or cosine, got '", c.schedule, "'");
-  return std::make_unique<MultiStepLR>(c.lr, c.milestones, c.gamma);
+  std::unique_ptr<LrSchedule> s;
+  if (c.schedule == "cosine") s = std::make_unique<CosineAnnealingLR>(c.lr, c.epochs, c.min_lr);
+  else if (c.schedule == "cosine-iter") s = std::make_unique<IterationCosineLR>(c.lr, c.epochs, c.min_lr);
+  else s = std::make_unique<MultiStepLR>(c.lr, c.milestones, c.gamma);
+  if (c.warmup_epochs > 0) s = std::make_unique<LinearWarmupLR>(c.lr, c.warmup_epochs, std::move(s));
+  return s;
 }
 
 std::string exact(double v) {
@@ -174,7 +177,7 @@ class TrainingRun {
         device_(parse_device(config_.device)),
         sync_every_(device_.is_cpu() ? 1 : 20),
         data_(open_data(config_)),
-        train_loader_(data_.train, train_transform(config_.dataset), loader_options(true)),
+        train_loader_(data_.train, training_transform(config_.dataset, config_.augment), loader_options(true)),
         valid_loader_(data_.valid, eval_transform(config_.dataset), loader_options(false)),
         batches_per_epoch_(config_.max_train_batches > 0
                                ? std::min(config_.max_train_batches, train_loader_.num_batches())
@@ -210,6 +213,7 @@ class TrainingRun {
   std::shared_ptr<Model> model_;
   std::shared_ptr<Criterion> criterion_;
   std::unique_ptr<SGD> optimizer_;
+  std::unique_ptr<LrSchedule> schedule_;
   Generator batch_gen_;
   Metadata meta_;
   RunPosition at_;
@@ -218,6 +222,7 @@ class TrainingRun {
 void TrainingRun::build_model() {
   spec_ = parse_loss(config_.loss);
   spec_.numerics = config_.numerics == "fused" ? Numerics::Fused : Numerics::Literal;
+  spec_.label_smoothing = config_.label_smoothing;
   config_.loss = spec_.str();
   const ModelConfig model_config{dataset_info(config_.dataset).channels, config_.width, config_.depth, {}};
   Generator init(config_.seed);
@@ -233,6 +238,7 @@ void TrainingRun::build_model() {
   optimizer_ = std::make_unique<SGD>(model_->named_parameters(),
                                      SgdOptions{config_.lr, config_.momentum, 0.0, config_.weight_decay,
                                                 config_.nesterov && config_.momentum > 0});
+  if (config_.no_decay_bn_bias) optimizer_->exclude_from_weight_decay(no_decay_parameter_names(model_->named_parameters()));
   meta_ = model_metadata(*model_, spec_, model_config);
   meta_["dataset"] = config_.dataset;
   meta_["seed"] = std::to_string(config_.seed);
@@ -347,6 +353,7 @@ bool TrainingRun::train_epoch(int64_t epoch) {
     auto batch = train_loader_.next();
     if (!batch) break;
     Tensor x = batch->images.to(device_), y = batch->labels;  // targets stay on the host: the losses index with them
+    optimizer_->set_lr(schedule_->lr_at_step(epoch * batches_per_epoch_ + b, batches_per_epoch_));
     std::tie(x, y) = criterion_->preprocess(x, y, batch_gen_);
     Tensor logits = model_->forward(x);
     Tensor loss = criterion_->forward(logits, y);
@@ -430,7 +437,7 @@ void TrainingRun::record_epoch(int64_t epoch, const EpochStats& valid_stats) {
 }
 
 TrainOutcome TrainingRun::run_epochs() {
-  const auto schedule = make_schedule(config_);  // after a resume: --epochs may have extended the run
+  schedule_ = make_schedule(config_);  // after a resume: --epochs may have extended the run
   std::fprintf(stderr, "dismax-train %s (%s): %s on %s (%ld train, %ld validation, %ld classes), %s, %ld params, "
                        "%d threads, device %s\n",
                engine_version(), git_revision(), config_.model.c_str(), config_.dataset.c_str(),
@@ -441,7 +448,6 @@ TrainOutcome TrainingRun::run_epochs() {
   TrainOutcome outcome;
   outcome.epochs_done = at_.epoch;
   for (int64_t epoch = at_.epoch; epoch < config_.epochs; ++epoch) {
-    optimizer_->set_lr(schedule->lr_at(epoch));
     if (!train_epoch(epoch)) {
       outcome.interrupted = true;
       break;
