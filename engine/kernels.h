@@ -101,6 +101,20 @@ struct SgdTensors {
   X(batch_norm_backward, void(const Tensor& grad_y, const Tensor& x, const Tensor& gamma, const Tensor& mean, \
                               const Tensor& invstd, bool training, Tensor& grad_x, Tensor& grad_gamma,       \
                               Tensor& grad_beta))                                                            \
+  /* y = act(batch_norm(x) + residual): the batch norm above (training or eval), then residual (x's shape, */ \
+  /* optional) added, then max(0, .) where relu; one pass over x after the statistics                     */ \
+  X(batch_norm_act_forward_train, void(const Tensor& x, const Tensor& gamma, const Tensor& beta,              \
+                                       Tensor& running_mean, Tensor& running_var, double momentum, double eps, \
+                                       const Tensor& residual, bool relu, Tensor& y, Tensor& save_mean,      \
+                                       Tensor& save_invstd))                                                 \
+  X(batch_norm_act_forward_eval, void(const Tensor& x, const Tensor& gamma, const Tensor& beta,               \
+                                      const Tensor& running_mean, const Tensor& running_var, double eps,     \
+                                      const Tensor& residual, bool relu, Tensor& y))                         \
+  /* y is the forward output: where relu, grad_y counts only where y > 0; grad_residual = that masked      */ \
+  /* grad_y; outputs optional                                                                              */ \
+  X(batch_norm_act_backward, void(const Tensor& grad_y, const Tensor& y, const Tensor& x, const Tensor& gamma, \
+                                  const Tensor& mean, const Tensor& invstd, bool training, bool relu,         \
+                                  Tensor& grad_x, Tensor& grad_gamma, Tensor& grad_beta, Tensor& grad_residual)) \
   X(max_pool2d_forward, void(const Tensor& x, const Pool2dArgs& args, Tensor& y, Tensor& indices))           \
   X(max_pool2d_backward, void(const Tensor& grad_y, const Tensor& indices, const Pool2dArgs& args,            \
                               Tensor& grad_x))                                                               \

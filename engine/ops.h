@@ -89,6 +89,12 @@ Tensor global_avg_pool2d(const Tensor& x);  // (N,C,H,W) -> (N,C)
 // with the unbiased variance for running_var. In eval mode uses the running statistics.
 Tensor batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tensor running_mean,
                   Tensor running_var, bool training, double momentum, double eps);
+// relu(batch_norm(x) + residual) (the ReLU only where `relu`, the residual only when defined; it has x's
+// shape), the same values and gradients as composing the three ops, in one pass over x forward and one
+// backward after the statistics: the end of a ResNet block, or BN + ReLU alone.
+Tensor batch_norm_add_relu(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tensor running_mean,
+                           Tensor running_var, bool training, double momentum, double eps, const Tensor& residual,
+                           bool relu);
 
 // ---- distances and normalisation of rows (ops/distance.cpp)
 Tensor norm(const Tensor& x, int64_t dim, bool keepdim = false);  // L2; gradient 0 where the norm is 0

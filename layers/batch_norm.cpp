@@ -22,6 +22,11 @@ Tensor BatchNorm2d::forward(const Tensor& x) {
   return batch_norm(x, weight, bias, running_mean, running_var, is_training(), momentum, eps);
 }
 
+Tensor BatchNorm2d::forward_add_relu(const Tensor& x, const Tensor& residual, bool relu) {
+  if (is_training()) ++pending_batches_;
+  return batch_norm_add_relu(x, weight, bias, running_mean, running_var, is_training(), momentum, eps, residual, relu);
+}
+
 void BatchNorm2d::sync_buffers() const {
   if (pending_batches_ == 0) return;
   NoGradGuard guard;

@@ -12,6 +12,9 @@ class BatchNorm2d : public Module {
  public:
   explicit BatchNorm2d(int64_t num_features, double momentum = 0.1, double eps = 1e-5);
   Tensor forward(const Tensor& x) override;
+  // relu(forward(x) + residual) in one fused op (engine's batch_norm_add_relu): the residual (x's shape) is
+  // optional, the ReLU applied where `relu`.
+  Tensor forward_add_relu(const Tensor& x, const Tensor& residual, bool relu = true);
   std::string type_name() const override { return "BatchNorm2d"; }
   std::string extra_repr() const override;
   void sync_buffers() const override;

@@ -25,9 +25,8 @@ BasicBlock::BasicBlock(int64_t in_planes, int64_t planes, int64_t stride, Genera
 }
 
 Tensor BasicBlock::forward(const Tensor& x) {
-  Tensor y = relu(bn1->forward(conv1->forward(x)));
-  y = bn2->forward(conv2->forward(y));
-  return relu(y + (shortcut ? shortcut->forward(x) : x));
+  const Tensor y = bn1->forward_add_relu(conv1->forward(x), Tensor());
+  return bn2->forward_add_relu(conv2->forward(y), shortcut ? shortcut->forward(x) : x);
 }
 
 void init_backbone(Module& root, Generator& gen) {

@@ -17,8 +17,8 @@ class BottleneckLayer : public Module {
     conv2 = register_module("conv2", std::make_shared<Conv2d>(4 * growth, growth, 3, gen, 1, 1, false));
   }
   Tensor forward(const Tensor& x) override {
-    Tensor y = conv1->forward(relu(bn1->forward(x)));
-    y = conv2->forward(relu(bn2->forward(y)));
+    Tensor y = conv1->forward(bn1->forward_add_relu(x, Tensor()));
+    y = conv2->forward(bn2->forward_add_relu(y, Tensor()));
     return cat({x, y}, 1);
   }
   std::string type_name() const override { return "BottleneckBlock"; }
@@ -32,7 +32,7 @@ class Transition : public Module {
     bn1 = register_module("bn1", std::make_shared<BatchNorm2d>(in_planes));
     conv1 = register_module("conv1", std::make_shared<Conv2d>(in_planes, out_planes, 1, gen, 1, 0, false));
   }
-  Tensor forward(const Tensor& x) override { return avg_pool2d(conv1->forward(relu(bn1->forward(x))), 2, 2); }
+  Tensor forward(const Tensor& x) override { return avg_pool2d(conv1->forward(bn1->forward_add_relu(x, Tensor())), 2, 2); }
   std::string type_name() const override { return "TransitionBlock"; }
   std::shared_ptr<BatchNorm2d> bn1;
   std::shared_ptr<Conv2d> conv1;
@@ -76,7 +76,7 @@ DenseNet::DenseNet(const std::string& arch, int64_t depth, int64_t growth, doubl
 Tensor DenseNet::features(const Tensor& x) {
   Tensor h = conv1_->forward(x);
   for (auto& b : blocks_) h = b->forward(h);
-  return global_avg_pool2d(relu(bn1_->forward(h)));
+  return global_avg_pool2d(bn1_->forward_add_relu(h, Tensor()));
 }
 
 }  // namespace dismax

@@ -29,7 +29,7 @@ ResNet::ResNet(const std::string& arch, Stem stem, std::vector<int64_t> blocks, 
 }
 
 Tensor ResNet::features(const Tensor& x) {
-  Tensor h = relu(bn1_->forward(conv1_->forward(x)));
+  Tensor h = bn1_->forward_add_relu(conv1_->forward(x), Tensor());
   if (stem_ == Stem::ImageNet) h = max_pool2d(h, 3, 2, 1);
   for (auto& stage : stages_) h = stage->forward(h);
   return global_avg_pool2d(h);

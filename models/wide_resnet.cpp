@@ -21,8 +21,8 @@ class WideBlock : public Module {
       shortcut->push_back(std::make_shared<Conv2d>(in_planes, planes, 1, gen, stride, 0, true));
   }
   Tensor forward(const Tensor& x) override {
-    Tensor y = drop->forward(conv1->forward(relu(bn1->forward(x))));
-    y = conv2->forward(relu(bn2->forward(y)));
+    Tensor y = drop->forward(conv1->forward(bn1->forward_add_relu(x, Tensor())));
+    y = conv2->forward(bn2->forward_add_relu(y, Tensor()));
     return y + shortcut->forward(x);
   }
   std::string type_name() const override { return "wide_basic"; }
@@ -59,7 +59,7 @@ WideResNet::WideResNet(const std::string& arch, int64_t depth, double widen, int
 Tensor WideResNet::features(const Tensor& x) {
   Tensor h = conv1_->forward(x);
   for (auto& s : stages_) h = s->forward(h);
-  return global_avg_pool2d(relu(bn1_->forward(h)));
+  return global_avg_pool2d(bn1_->forward_add_relu(h, Tensor()));
 }
 
 }  // namespace dismax

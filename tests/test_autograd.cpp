@@ -117,6 +117,56 @@ TEST_CASE("batch_norm updates running statistics with PyTorch's rule") {
   CHECK(e.to_vector<double>()[0] == doctest::Approx((1 - 0.4) / std::sqrt(v[0] + 1e-5)));
 }
 
+TEST_CASE("batch_norm_add_relu gives batch_norm, add and relu composed: values, gradients, running statistics") {
+  Generator gen(11);
+  for (bool training : {true, false}) {
+    for (bool with_residual : {true, false}) {
+      for (bool with_relu : {true, false}) {
+        CAPTURE(training);
+        CAPTURE(with_residual);
+        CAPTURE(with_relu);
+        const Tensor x0 = Tensor::randn({6, 5, 7, 9}, gen) * 2.0 + 0.5, r0 = Tensor::randn({6, 5, 7, 9}, gen);
+        const Tensor g0 = Tensor::randn({5}, gen), b0 = Tensor::randn({5}, gen), up = Tensor::randn({6, 5, 7, 9}, gen);
+        Tensor out[2], grads[2][4], means[2], vars[2];
+        for (int fused = 0; fused < 2; ++fused) {
+          Tensor x = x0.clone().set_requires_grad(true), r = r0.clone().set_requires_grad(true);
+          Tensor g = g0.clone().set_requires_grad(true), b = b0.clone().set_requires_grad(true);
+          Tensor rm = Tensor::full({5}, 0.3), rv = Tensor::full({5}, 1.7);
+          const Tensor res = with_residual ? r : Tensor();
+          Tensor y;
+          if (fused) {
+            y = batch_norm_add_relu(x, g, b, rm, rv, training, 0.1, 1e-5, res, with_relu);
+          } else {
+            y = batch_norm(x, g, b, rm, rv, training, 0.1, 1e-5);
+            if (with_residual) y = y + r;
+            if (with_relu) y = relu(y);
+          }
+          sum(y * up).backward();
+          out[fused] = y.detach();
+          grads[fused][0] = x.grad();
+          grads[fused][1] = g.grad();
+          grads[fused][2] = b.grad();
+          grads[fused][3] = with_residual ? r.grad() : Tensor();
+          means[fused] = rm;
+          vars[fused] = rv;
+        }
+        // The same float32 arithmetic in the same order: equal to the last bit.
+        CHECK(out[1].to_vector<float>() == out[0].to_vector<float>());
+        for (int i = 0; i < 4; ++i) {
+          CAPTURE(i);
+          if (i == 3 && !with_residual) continue;
+          CHECK(grads[1][i].to_vector<float>() == grads[0][i].to_vector<float>());
+        }
+        CHECK(means[1].to_vector<float>() == means[0].to_vector<float>());
+        CHECK(vars[1].to_vector<float>() == vars[0].to_vector<float>());
+      }
+    }
+  }
+  CHECK_THROWS_WITH_AS(batch_norm_add_relu(Tensor::ones({2, 3, 4, 4}), Tensor(), Tensor(), Tensor(), Tensor(), true, 0.1,
+                                           1e-5, Tensor::ones({2, 3, 4, 5}), true),
+                       doctest::Contains("residual [2, 3, 4, 5] does not match input [2, 3, 4, 4]"), Error);
+}
+
 TEST_CASE("expanded (stride-0) gradients reach backward functions as contiguous tensors") {
   // sum's backward expands a scalar; index_select's backward hands it to a kernel that reads memory directly.
   Tensor x = param({1, 2, 3, 4, 5, 6}, {2, 3});

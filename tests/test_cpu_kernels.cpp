@@ -1,5 +1,5 @@
 // The float32 CPU kernels against the float64 ones (which take the plain Eigen/explicit paths), over shapes
-// that reach every path of the implicit-GEMM convolution (stride 1 and >1, kernels 1 to 7, asymmetric
+// that reach every path of the implicit-GEMM convolution and of the direct 3x3 weight gradient (stride 1 and >1, kernels 1 to 7, asymmetric
 // strides and paddings, padding larger than the kernel, few and many channels, empty batches), batch norm,
 // and the thread pool behind parallel_for.
 #include <doctest/doctest.h>
@@ -53,6 +53,11 @@ TEST_CASE("conv2d kernels: float32 paths agree with float64 on every path") {
       {2, 5, 6, 10, 7, 1, 1, 3, 2, 0, 0, false},    {2, 3, 4, 6, 6, 3, 3, 2, 2, 2, 2, false},
       {3, 4, 5, 7, 7, 3, 3, 1, 1, 2, 2, false},     {2, 40, 36, 9, 9, 3, 3, 2, 2, 1, 1, true},
       {33, 17, 19, 6, 6, 3, 3, 2, 2, 1, 1, false},  {4, 48, 12, 8, 8, 3, 3, 1, 1, 1, 1, false},
+      // The direct 3x3 stride-1 weight gradient (up to 16 channels, planes of 14 x 14 and more): every tile width
+      // of output channels, paddings 0 to 2, a 1-channel stem, odd sizes, a batch of one.
+      {3, 16, 16, 28, 28, 3, 3, 1, 1, 1, 1, false}, {2, 5, 7, 14, 17, 3, 3, 1, 1, 1, 1, true},
+      {2, 4, 8, 16, 16, 3, 3, 1, 1, 0, 0, false},   {2, 3, 2, 15, 14, 3, 3, 1, 1, 2, 2, false},
+      {1, 16, 16, 14, 14, 3, 3, 1, 1, 1, 1, false}, {5, 1, 16, 28, 28, 3, 3, 1, 1, 1, 1, false},
   };
   Generator gen(3);
   for (const ConvCase& c : cases) {

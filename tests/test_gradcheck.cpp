@@ -98,6 +98,29 @@ TEST_SUITE("gradcheck") {
                     {x});
   }
 
+  TEST_CASE("batch_norm_add_relu") {
+    const auto x = randn64({3, 4, 5, 3}, 40, 2.0, 1.0), g = randn64({4}, 41), b = randn64({4}, 42);
+    const auto r = randn64({3, 4, 5, 3}, 43);
+    const auto rm = randn64({4}, 44), rv = uniform64({4}, 45, 0.5, 2.0);
+    for (bool training : {true, false}) {
+      CAPTURE(training);
+      // Training mode leaves the running statistics alone here (undefined), so the eval checks see fixed ones.
+      const Tensor mean_buffer = training ? Tensor() : rm, var_buffer = training ? Tensor() : rv;
+      check_gradients("bn + residual + relu",
+                      [&](auto& v) { return batch_norm_add_relu(v[0], v[1], v[2], mean_buffer, var_buffer, training, 0.1, 1e-5, v[3], true); },
+                      {x, g, b, r});
+      check_gradients("bn + relu",
+                      [&](auto& v) { return batch_norm_add_relu(v[0], v[1], v[2], mean_buffer, var_buffer, training, 0.1, 1e-5, Tensor(), true); },
+                      {x, g, b});
+      check_gradients("bn + residual",
+                      [&](auto& v) { return batch_norm_add_relu(v[0], v[1], v[2], mean_buffer, var_buffer, training, 0.1, 1e-5, v[3], false); },
+                      {x, g, b, r});
+    }
+    check_gradients("bn + relu, 2d, no affine",
+                    [](auto& v) { return batch_norm_add_relu(v[0], Tensor(), Tensor(), Tensor(), Tensor(), true, 0.1, 1e-5, v[1], true); },
+                    {randn64({6, 4}, 46), randn64({6, 4}, 47)});
+  }
+
   TEST_CASE("pooling") {
     const auto x = randn64({2, 3, 7, 8}, 28);
     check_gradients("max_pool 3/2/1", [](auto& v) { return max_pool2d(v[0], 3, 2, 1); }, {x});

@@ -4,6 +4,7 @@
 
 #include "engine/cpu/common.h"
 #include "engine/cpu/cpu_kernels.h"
+#include "engine/cpu/gemm.h"
 
 #if (defined(__x86_64__) || defined(_M_X64)) && (defined(__GNUC__) || defined(__clang__))
 #include "engine/cpu/avx512_util.h"
@@ -119,8 +120,7 @@ DISMAX_AVX512 void grad_moments_avx512(const float* gy, const float* x, int64_t 
 }
 
 bool use_avx512() {
-  static const bool supported = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq");
-  return supported;
+  return gemm_isa() == GemmIsa::avx512;  // the CPU has it and DISMAX_ISA does not ask for a narrower path
 }
 #endif
 
@@ -170,15 +170,61 @@ DISMAX_SIMD_CLONES void grad_input(const T* gy, const T* x, T* gx, int64_t runs,
   }
 }
 
+// y = act(x * scale + shift + r) over a channel's runs; r (the residual) may be null. relu keeps NaN, as relu().
+template <class T>
+DISMAX_SIMD_CLONES void scale_shift_act(const T* x, const T* r, T* y, int64_t runs, int64_t n, int64_t stride,
+                                        T scale, T shift, bool relu) {
+  for (int64_t run = 0; run < runs; ++run) {
+    const T* xr = x + run * stride;
+    T* yr = y + run * stride;
+    if (r != nullptr) {
+      const T* rr = r + run * stride;
+      if (relu) {
+        for (int64_t i = 0; i < n; ++i) {
+          const T v = xr[i] * scale + shift + rr[i];
+          yr[i] = v < T(0) ? T(0) : v;
+        }
+      } else {
+        for (int64_t i = 0; i < n; ++i) yr[i] = xr[i] * scale + shift + rr[i];
+      }
+    } else if (relu) {
+      for (int64_t i = 0; i < n; ++i) {
+        const T v = xr[i] * scale + shift;
+        yr[i] = v < T(0) ? T(0) : v;
+      }
+    } else {
+      for (int64_t i = 0; i < n; ++i) yr[i] = xr[i] * scale + shift;
+    }
+  }
+}
+
+// The masked gradient gz = gy where y > 0, else 0 (relu), or gy itself, of one channel's runs into gz.
+template <class T>
+DISMAX_SIMD_CLONES void relu_mask(const T* gy, const T* y, T* gz, int64_t runs, int64_t n, int64_t stride) {
+  for (int64_t run = 0; run < runs; ++run) {
+    const T* g = gy + run * stride;
+    const T* yr = y + run * stride;
+    T* o = gz + run * stride;
+    for (int64_t i = 0; i < n; ++i) o[i] = yr[i] > T(0) ? g[i] : T(0);
+  }
+}
+
 template <class T>
 const T* ptr_or_null(const Tensor& t) { return t.defined() ? static_cast<const T*>(t.raw_data()) : nullptr; }
 template <class T>
 T* mut_or_null(Tensor& t) { return t.defined() ? static_cast<T*>(t.raw_data()) : nullptr; }
 
+// act == nullptr: plain batch norm; otherwise y = act(bn(x) + act->residual).
+template <class T>
+struct Activation {
+  const T* residual;  // may be null
+  bool relu;
+};
+
 template <class T>
 void forward_train_typed(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tensor& running_mean,
                          Tensor& running_var, double momentum, double eps, Tensor& y, Tensor& save_mean,
-                         Tensor& save_invstd) {
+                         Tensor& save_invstd, const Activation<T>* act = nullptr) {
   const Layout L(x);
   const T* px = static_cast<const T*>(x.raw_data());
   T* py = static_cast<T*>(y.raw_data());
@@ -206,14 +252,19 @@ void forward_train_typed(const Tensor& x, const Tensor& gamma, const Tensor& bet
       if (prv) prv[c] = static_cast<T>((1.0 - momentum) * prv[c] + momentum * var * M / (M - 1));
       const double g = pg ? pg[c] : 1.0, bb = pb ? pb[c] : 0.0;
       const T scale = static_cast<T>(g * invstd), offset = static_cast<T>(bb - mean * g * invstd);
-      scale_shift(px + c * L.HW, py + c * L.HW, L.N, L.HW, L.C * L.HW, scale, offset);
+      if (act == nullptr) {
+        scale_shift(px + c * L.HW, py + c * L.HW, L.N, L.HW, L.C * L.HW, scale, offset);
+      } else {
+        scale_shift_act(px + c * L.HW, act->residual ? act->residual + c * L.HW : nullptr, py + c * L.HW, L.N,
+                        L.HW, L.C * L.HW, scale, offset, act->relu);
+      }
     }
   });
 }
 
 template <class T>
 void forward_eval_typed(const Tensor& x, const Tensor& gamma, const Tensor& beta, const Tensor& running_mean,
-                        const Tensor& running_var, double eps, Tensor& y) {
+                        const Tensor& running_var, double eps, Tensor& y, const Activation<T>* act = nullptr) {
   const Layout L(x);
   const T* px = static_cast<const T*>(x.raw_data());
   T* py = static_cast<T*>(y.raw_data());
@@ -226,17 +277,27 @@ void forward_eval_typed(const Tensor& x, const Tensor& gamma, const Tensor& beta
       const int64_t c = it % L.C;
       const double invstd = 1.0 / std::sqrt(static_cast<double>(prv[c]) + eps);
       const double g = pg ? pg[c] : 1.0, bb = pb ? pb[c] : 0.0;
-      scale_shift(px + it * L.HW, py + it * L.HW, 1, L.HW, L.HW, static_cast<T>(g * invstd),
-                  static_cast<T>(bb - prm[c] * g * invstd));
+      const T scale = static_cast<T>(g * invstd), offset = static_cast<T>(bb - prm[c] * g * invstd);
+      if (act == nullptr) {
+        scale_shift(px + it * L.HW, py + it * L.HW, 1, L.HW, L.HW, scale, offset);
+      } else {
+        scale_shift_act(px + it * L.HW, act->residual ? act->residual + it * L.HW : nullptr, py + it * L.HW, 1,
+                        L.HW, L.HW, scale, offset, act->relu);
+      }
     }
   });
 }
 
+// With y (relu), the incoming gradient is first masked by y > 0, channel by channel, into gz (the residual's
+// gradient when it is wanted, else a scratch tensor); batch norm's backward then reads gz.
 template <class T>
 void backward_typed(const Tensor& gy, const Tensor& x, const Tensor& gamma, const Tensor& mean, const Tensor& invstd,
-                    bool training, Tensor& gx, Tensor& ggamma, Tensor& gbeta) {
+                    bool training, Tensor& gx, Tensor& ggamma, Tensor& gbeta, const Tensor* y = nullptr,
+                    Tensor* gz = nullptr) {
   const Layout L(x);
   const T* pgy = static_cast<const T*>(gy.raw_data());
+  const T* py = y != nullptr ? static_cast<const T*>(y->raw_data()) : nullptr;
+  T* pgz = gz != nullptr ? static_cast<T*>(gz->raw_data()) : nullptr;
   const T* px = static_cast<const T*>(x.raw_data());
   const T* pg = ptr_or_null<T>(gamma);
   const T* pm = static_cast<const T*>(mean.raw_data());
@@ -247,9 +308,17 @@ void backward_typed(const Tensor& gy, const Tensor& x, const Tensor& gamma, cons
   const double M = static_cast<double>(L.count());
   parallel_for(0, L.C, 1, [&](int64_t b, int64_t e) {
     for (int64_t c = b; c < e; ++c) {
+      const T* g_in = pgy;
+      if (py != nullptr) {
+        relu_mask(pgy + c * L.HW, py + c * L.HW, pgz + c * L.HW, L.N, L.HW, L.C * L.HW);
+        g_in = pgz;
+      } else if (pgz != nullptr) {
+        for (int64_t n = 0; n < L.N; ++n)
+          std::copy(pgy + (n * L.C + c) * L.HW, pgy + (n * L.C + c + 1) * L.HW, pgz + (n * L.C + c) * L.HW);
+      }
       const T mu = pm[c];
       double sum_gy = 0, sum_gy_xc = 0;
-      grad_moments(pgy + c * L.HW, px + c * L.HW, L.N, L.HW, L.C * L.HW, mu, sum_gy, sum_gy_xc);
+      grad_moments(g_in + c * L.HW, px + c * L.HW, L.N, L.HW, L.C * L.HW, mu, sum_gy, sum_gy_xc);
       const double is = pi[c], g = pg ? pg[c] : 1.0;
       if (pgg) pgg[c] = static_cast<T>(sum_gy_xc * is);
       if (pgb) pgb[c] = static_cast<T>(sum_gy);
@@ -258,7 +327,7 @@ void backward_typed(const Tensor& gy, const Tensor& x, const Tensor& gamma, cons
       const T k_gy = static_cast<T>(g * is);
       const T k_xc = training ? static_cast<T>(-g * is * is * is * sum_gy_xc / M) : T(0);
       const T k_const = training ? static_cast<T>(-g * is * sum_gy / M) : T(0);
-      grad_input(pgy + c * L.HW, px + c * L.HW, pgx + c * L.HW, L.N, L.HW, L.C * L.HW, mu, k_gy, k_xc,
+      grad_input(g_in + c * L.HW, px + c * L.HW, pgx + c * L.HW, L.N, L.HW, L.C * L.HW, mu, k_gy, k_xc,
                  k_const);
     }
   });
@@ -287,6 +356,46 @@ void batch_norm_backward(const Tensor& grad_y, const Tensor& x, const Tensor& ga
   dispatch_float(x.dtype(), "batch_norm_backward", [&](auto tag) {
     backward_typed<typename decltype(tag)::type>(grad_y, x, gamma, mean, invstd, training, grad_x, grad_gamma,
                                                  grad_beta);
+  });
+}
+
+template <class T>
+const T* data_or_null(const Tensor& t) {
+  return t.defined() ? static_cast<const T*>(t.raw_data()) : nullptr;
+}
+
+void batch_norm_act_forward_train(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tensor& running_mean,
+                                  Tensor& running_var, double momentum, double eps, const Tensor& residual, bool relu,
+                                  Tensor& y, Tensor& save_mean, Tensor& save_invstd) {
+  dispatch_float(x.dtype(), "batch_norm_act", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    const Activation<T> act{data_or_null<T>(residual), relu};
+    forward_train_typed<T>(x, gamma, beta, running_mean, running_var, momentum, eps, y, save_mean, save_invstd, &act);
+  });
+}
+
+void batch_norm_act_forward_eval(const Tensor& x, const Tensor& gamma, const Tensor& beta, const Tensor& running_mean,
+                                 const Tensor& running_var, double eps, const Tensor& residual, bool relu, Tensor& y) {
+  dispatch_float(x.dtype(), "batch_norm_act", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    const Activation<T> act{data_or_null<T>(residual), relu};
+    forward_eval_typed<T>(x, gamma, beta, running_mean, running_var, eps, y, &act);
+  });
+}
+
+void batch_norm_act_backward(const Tensor& grad_y, const Tensor& y, const Tensor& x, const Tensor& gamma,
+                             const Tensor& mean, const Tensor& invstd, bool training, bool relu, Tensor& grad_x,
+                             Tensor& grad_gamma, Tensor& grad_beta, Tensor& grad_residual) {
+  dispatch_float(x.dtype(), "batch_norm_act_backward", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    Tensor scratch;
+    Tensor* gz = grad_residual.defined() ? &grad_residual : nullptr;
+    if (relu && gz == nullptr) {
+      scratch = Tensor::empty(x.sizes(), x.dtype());
+      gz = &scratch;
+    }
+    backward_typed<T>(grad_y, x, gamma, mean, invstd, training, grad_x, grad_gamma, grad_beta, relu ? &y : nullptr,
+                      gz);
   });
 }
 

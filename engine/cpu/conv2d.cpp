@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "engine/cpu/common.h"
+#include "engine/cpu/conv2d_grad_weight_direct.h"
 #include "engine/cpu/conv2d_implicit.h"
 #include "engine/cpu/cpu_kernels.h"
 #include "engine/cpu/gemm_typed.h"
@@ -221,9 +222,15 @@ void conv2d_backward(const Tensor& grad_y, const Tensor& x, const Tensor& w, con
     const ConvShape shape = conv_shape(g);
     if (conv2d_implicit_supported(shape, g.K)) {
       const auto* pgy = static_cast<const float*>(grad_y.raw_data());
-      if (grad_w.defined())
-        conv2d_implicit_grad_weight(shape, g.K, pgy, static_cast<const float*>(x.raw_data()),
-                                    static_cast<float*>(grad_w.raw_data()));
+      if (grad_w.defined()) {
+        const auto* px = static_cast<const float*>(x.raw_data());
+        auto* pgw = static_cast<float*>(grad_w.raw_data());
+        if (conv2d_grad_weight_direct_supported(shape, g.K)) {
+          conv2d_grad_weight_direct(shape, g.K, pgy, px, pgw);
+        } else {
+          conv2d_implicit_grad_weight(shape, g.K, pgy, px, pgw);
+        }
+      }
       if (grad_x.defined()) {
         if (conv2d_implicit_grad_input_preferred(shape)) {
           conv2d_implicit_grad_input(shape, g.K, pgy, static_cast<const float*>(w.raw_data()),

@@ -73,17 +73,19 @@ void require_supported(GemmIsa isa, const char* origin) {
   }
 }
 
+// DISMAX_ISA picks the path of every vectorised CPU kernel; DISMAX_GEMM_ISA, its earlier name, still works.
 GemmIsa isa_from_env() {
-  const char* env = std::getenv("DISMAX_GEMM_ISA");
+  const char* name = "DISMAX_ISA";
+  const char* env = std::getenv(name);
+  if (env == nullptr || *env == '\0') env = std::getenv(name = "DISMAX_GEMM_ISA");
   if (env == nullptr || *env == '\0' || std::strcmp(env, "auto") == 0) return best_isa();
   for (GemmIsa isa : {GemmIsa::avx512, GemmIsa::avx2, GemmIsa::generic}) {
     if (std::strcmp(env, gemm_isa_name(isa)) == 0) {
-      require_supported(isa, "DISMAX_GEMM_ISA");
+      require_supported(isa, name);
       return isa;
     }
   }
-  throw std::runtime_error(std::string("dismax sgemm: DISMAX_GEMM_ISA='") + env +
-                           "' is not one of avx512, avx2, generic, auto");
+  throw std::runtime_error(std::string("dismax: ") + name + "='" + env + "' is not one of avx512, avx2, generic, auto");
 }
 
 constexpr int kIsaUnset = -1;

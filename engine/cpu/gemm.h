@@ -10,8 +10,9 @@
 // it runs single-threaded in the calling thread.
 //
 // ISA: an AVX-512 or AVX2 kernel is picked once at first use from the CPU's features; the environment
-// variable DISMAX_GEMM_ISA=avx512|avx2|generic (or set_gemm_isa) forces a path and fails with
-// std::runtime_error when the CPU lacks it.
+// variable DISMAX_ISA=avx512|avx2|generic (DISMAX_GEMM_ISA, its earlier name; or set_gemm_isa) forces a path
+// for GEMM and for every other CPU kernel with an AVX-512 form, and fails with std::runtime_error when the
+// CPU lacks it.
 #pragma once
 
 #include <cstdint>

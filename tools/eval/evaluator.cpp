@@ -92,8 +92,10 @@ struct EvalContext {
   std::map<std::string, std::string> undefined;  // asked for, but without a value for this head
   // Wall time: the shared forward passes (with data loading), ODIN's extra passes, the other methods.
   mutable double forward_seconds = 0, odin_seconds = 0, method_seconds = 0, fit_seconds = 0;
+  mutable int64_t forward_images = 0;
   const SetOutputs& timed(const SetOutputs& set) const {
     forward_seconds += set.forward_seconds;
+    forward_images += set.size();
     odin_seconds += set.odin_seconds;
     return set;
   }
@@ -370,6 +372,8 @@ nlohmann::json results_json(const EvalContext& c, const EvalOptions& o, const Re
           {"numerics", o.numerics},
           {"timing_seconds", {{"forward_passes", c.forward_seconds}, {"odin", c.odin_seconds},
                               {"methods_fit", c.fit_seconds}, {"methods_score", c.method_seconds}}},
+          {"forward_images", c.forward_images},
+          {"forward_images_per_second", c.forward_seconds > 0 ? c.forward_images / c.forward_seconds : 0.0},
           {"metadata", {{"checkpoint", o.checkpoint},
                         {"checkpoint_sha256", sha256_file(o.checkpoint)},
                         {"engine_version", engine_version()},

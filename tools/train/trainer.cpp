@@ -1,5 +1,6 @@
 #include "tools/train/trainer.h"
 
+#include <chrono>
 #include <cmath>
 #include <csignal>
 #include <cstdlib>
@@ -209,6 +210,9 @@ class TrainingRun {
   RunData data_;
   DataLoader train_loader_, valid_loader_;
   int64_t batches_per_epoch_;
+  // Wall time and images of this process's part of the last training epoch (loading included), for history.jsonl.
+  double epoch_seconds_ = 0;
+  int64_t epoch_images_ = 0;
   LossSpec spec_;
   std::shared_ptr<Model> model_;
   std::shared_ptr<Criterion> criterion_;
@@ -337,6 +341,8 @@ bool TrainingRun::train_epoch(int64_t epoch) {
   // where reading costs nothing), so the GPU never waits for the host; a non-finite loss is still
   // reported with its own batch number.
   std::vector<PendingBatch> pending;
+  const auto started = std::chrono::steady_clock::now();
+  epoch_images_ = 0;
   auto read_back = [&] {
     for (const PendingBatch& p : pending) {
       const double loss_value = p.loss.item();
@@ -361,6 +367,7 @@ bool TrainingRun::train_epoch(int64_t epoch) {
     loss.backward();
     optimizer_->step();
     pending.push_back({b, loss.detach(), logits.detach(), y, batch->size()});
+    epoch_images_ += batch->size();
     if (static_cast<int64_t>(pending.size()) >= sync_every_ || b + 1 == batches_per_epoch_) read_back();
     if (epoch + 1 == stop_epoch && b + 1 == stop_batch) std::raise(SIGINT);
     if (stop_requested()) {
@@ -373,6 +380,7 @@ bool TrainingRun::train_epoch(int64_t epoch) {
     }
   }
   read_back();
+  epoch_seconds_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   progress.finish(short_status(stats));
   return true;
 }
@@ -419,8 +427,13 @@ void TrainingRun::record_epoch(int64_t epoch, const EpochStats& valid_stats) {
   append_raw_rows(paths_.raw(), config_, epoch + 1, "VALID", valid_stats);
   {
     std::ofstream hist(paths_.history(), std::ios::app);
-    hist << nlohmann::json{{"epoch", epoch + 1}, {"lr", optimizer_->lr()}, {"train", train_stats.to_json()},
-                           {"valid", valid_stats.to_json()}}
+    hist << nlohmann::json{{"epoch", epoch + 1},
+                           {"lr", optimizer_->lr()},
+                           {"train", train_stats.to_json()},
+                           {"valid", valid_stats.to_json()},
+                           {"train_seconds", epoch_seconds_},
+                           {"train_images", epoch_images_},
+                           {"train_images_per_second", epoch_seconds_ > 0 ? epoch_images_ / epoch_seconds_ : 0.0}}
                 .dump()
          << "\n";
   }
