@@ -247,6 +247,26 @@ TEST_SUITE("cuda") {
     check_close("running_var", rvc, rvg, 1e-5);
   }
 
+  TEST_CASE("batch norm + residual + ReLU, fused") {
+    REQUIRE_GPU();
+    const Tensor x = randn({8, 24, 9, 7}, 30, 2.0, 1.0), g = randn({24}, 31), b = randn({24}, 32);
+    const Tensor r = randn({8, 24, 9, 7}, 33);
+    check_op("bn + residual + relu train",
+             [](auto& v) { return batch_norm_add_relu(v[0], v[1], v[2], Tensor(), Tensor(), true, 0.1, 1e-5, v[3], true); },
+             {x, g, b, r}, 1e-4);
+    check_op("bn + relu train",
+             [](auto& v) { return batch_norm_add_relu(v[0], v[1], v[2], Tensor(), Tensor(), true, 0.1, 1e-5, Tensor(), true); },
+             {x, g, b}, 1e-4);
+    check_op("bn + residual train",
+             [](auto& v) { return batch_norm_add_relu(v[0], v[1], v[2], Tensor(), Tensor(), true, 0.1, 1e-5, v[3], false); },
+             {x, g, b, r}, 1e-4);
+    const Tensor rm = randn({24}, 34), rv = uniform({24}, 35, 0.5, 2.0);
+    check_op("bn + residual + relu eval", [&](auto& v) {
+      return batch_norm_add_relu(v[0], v[1], v[2], v[0].device().is_cpu() ? rm : rm.to(kGpu),
+                                 v[0].device().is_cpu() ? rv : rv.to(kGpu), false, 0.1, 1e-5, v[3], true);
+    }, {x, g, b, r}, 1e-4);
+  }
+
   TEST_CASE("pooling") {
     REQUIRE_GPU();
     const Tensor x = randn({4, 6, 17, 18}, 28);
