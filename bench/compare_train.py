@@ -39,8 +39,7 @@ a = p.parse_args()
 
 env = dict(os.environ, DISMAX_NUM_THREADS=str(a.threads), OMP_NUM_THREADS=str(a.threads), DISMAX_ISA=a.isa)
 if a.isa == "avx2":
-    env.setdefault("ATEN_CPU_CAPABILITY", "avx2")
-    env.setdefault("DNNL_MAX_CPU_ISA", "AVX2")
+    env.update(ATEN_CPU_CAPABILITY="avx2", DNNL_MAX_CPU_ISA="AVX2")
 
 
 def run_dismax(tmp, train, evaluate):
