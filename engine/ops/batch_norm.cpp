@@ -19,35 +19,55 @@ void check_batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, 
                "batch_norm: evaluation mode needs running_mean and running_var");
   DISMAX_CHECK(eps > 0.0, "batch_norm: eps must be > 0, got ", eps);
 }
+
+// The forward pass shared by batch_norm and batch_norm_add_relu: in training, the saved batch statistics
+// (mean, invstd) from `train(rm, rv, mean, invstd)`, which also updates the running buffers; in evaluation,
+// `eval(rm, rv)`, and the running statistics as mean/invstd when a gradient will be needed.
+struct Statistics {
+  Tensor mean, invstd;
+};
+template <class Train, class Eval>
+Statistics forward_with_statistics(const Tensor& x, const Tensor& running_mean, const Tensor& running_var,
+                                   bool training, double eps, bool needs_grad, const Train& train, const Eval& eval) {
+  Statistics st;
+  if (training) {
+    const int64_t C = x.size(1);
+    st.mean = Tensor::empty({C}, options_of(x));
+    st.invstd = Tensor::empty({C}, options_of(x));
+    Tensor rm = running_mean.defined() ? running_mean.detach() : Tensor();
+    Tensor rv = running_var.defined() ? running_var.detach() : Tensor();
+    DISMAX_CHECK(!rm.defined() || rm.is_contiguous(), "batch_norm: running_mean must be contiguous");
+    DISMAX_CHECK(!rv.defined() || rv.is_contiguous(), "batch_norm: running_var must be contiguous");
+    train(rm, rv, st.mean, st.invstd);
+    if (rm.defined()) rm.storage()->bump_version();
+    if (rv.defined()) rv.storage()->bump_version();
+  } else {
+    const Tensor rm = running_mean.detach().contiguous(), rv = running_var.detach().contiguous();
+    eval(rm, rv);
+    if (needs_grad) {
+      NoGradGuard guard;
+      st.mean = rm.clone();
+      st.invstd = pow(affine(rv, 1.0, eps), -0.5);
+    }
+  }
+  return st;
+}
 }  // namespace
 
 Tensor batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tensor running_mean, Tensor running_var,
                   bool training, double momentum, double eps) {
   check_batch_norm(x, gamma, beta, running_mean, running_var, training, eps);
-  const int64_t C = x.size(1);
   const Tensor xc = x.contiguous().detach();
   const Tensor g = gamma.defined() ? gamma.detach() : Tensor(), b = beta.defined() ? beta.detach() : Tensor();
   Tensor y = Tensor::empty(x.sizes(), options_of(x));
-  Tensor mean, invstd;
-  if (training) {
-    mean = Tensor::empty({C}, options_of(x));
-    invstd = Tensor::empty({C}, options_of(x));
-    Tensor rm = running_mean.defined() ? running_mean.detach() : Tensor();
-    Tensor rv = running_var.defined() ? running_var.detach() : Tensor();
-    DISMAX_CHECK(!rm.defined() || rm.is_contiguous(), "batch_norm: running_mean must be contiguous");
-    DISMAX_CHECK(!rv.defined() || rv.is_contiguous(), "batch_norm: running_var must be contiguous");
-    DISMAX_KERNEL(x.device(), batch_norm_forward_train)(xc, g, b, rm, rv, momentum, eps, y, mean, invstd);
-    if (rm.defined()) rm.storage()->bump_version();
-    if (rv.defined()) rv.storage()->bump_version();
-  } else {
-    const Tensor rm = running_mean.detach().contiguous(), rv = running_var.detach().contiguous();
-    DISMAX_KERNEL(x.device(), batch_norm_forward_eval)(xc, g, b, rm, rv, eps, y);
-    if (any_requires_grad({&x, &gamma, &beta})) {
-      NoGradGuard guard;
-      mean = rm.clone();
-      invstd = pow(affine(rv, 1.0, eps), -0.5);
-    }
-  }
+  const auto [mean, invstd] = forward_with_statistics(
+      x, running_mean, running_var, training, eps, any_requires_grad({&x, &gamma, &beta}),
+      [&](Tensor& rm, Tensor& rv, Tensor& m, Tensor& is) {
+        DISMAX_KERNEL(x.device(), batch_norm_forward_train)(xc, g, b, rm, rv, momentum, eps, y, m, is);
+      },
+      [&](const Tensor& rm, const Tensor& rv) {
+        DISMAX_KERNEL(x.device(), batch_norm_forward_eval)(xc, g, b, rm, rv, eps, y);
+      });
   record_if_needed("batch_norm", {&x, &gamma, &beta}, {&y}, [&] {
     return [sx = SavedTensor(xc), sg = SavedTensor(g), mean, invstd, training](const std::vector<Tensor>& grads,
                                                                                 const Node& self) {
@@ -72,32 +92,18 @@ Tensor batch_norm_add_relu(const Tensor& x, const Tensor& gamma, const Tensor& b
                  " does not match input ", shape_str(x.sizes()));
     check_float_operands("batch_norm_add_relu", {&x, &residual});
   }
-  const int64_t C = x.size(1);
   const Tensor xc = x.contiguous().detach();
   const Tensor rc = residual.defined() ? residual.contiguous().detach() : Tensor();
   const Tensor g = gamma.defined() ? gamma.detach() : Tensor(), b = beta.defined() ? beta.detach() : Tensor();
   Tensor y = Tensor::empty(x.sizes(), options_of(x));
-  Tensor mean, invstd;
-  if (training) {
-    mean = Tensor::empty({C}, options_of(x));
-    invstd = Tensor::empty({C}, options_of(x));
-    Tensor rm = running_mean.defined() ? running_mean.detach() : Tensor();
-    Tensor rv = running_var.defined() ? running_var.detach() : Tensor();
-    DISMAX_CHECK(!rm.defined() || rm.is_contiguous(), "batch_norm: running_mean must be contiguous");
-    DISMAX_CHECK(!rv.defined() || rv.is_contiguous(), "batch_norm: running_var must be contiguous");
-    DISMAX_KERNEL(x.device(), batch_norm_act_forward_train)(xc, g, b, rm, rv, momentum, eps, rc, relu, y, mean,
-                                                             invstd);
-    if (rm.defined()) rm.storage()->bump_version();
-    if (rv.defined()) rv.storage()->bump_version();
-  } else {
-    const Tensor rm = running_mean.detach().contiguous(), rv = running_var.detach().contiguous();
-    DISMAX_KERNEL(x.device(), batch_norm_act_forward_eval)(xc, g, b, rm, rv, eps, rc, relu, y);
-    if (any_requires_grad({&x, &gamma, &beta, &residual})) {
-      NoGradGuard guard;
-      mean = rm.clone();
-      invstd = pow(affine(rv, 1.0, eps), -0.5);
-    }
-  }
+  const auto [mean, invstd] = forward_with_statistics(
+      x, running_mean, running_var, training, eps, any_requires_grad({&x, &gamma, &beta, &residual}),
+      [&](Tensor& rm, Tensor& rv, Tensor& m, Tensor& is) {
+        DISMAX_KERNEL(x.device(), batch_norm_act_forward_train)(xc, g, b, rm, rv, momentum, eps, rc, relu, y, m, is);
+      },
+      [&](const Tensor& rm, const Tensor& rv) {
+        DISMAX_KERNEL(x.device(), batch_norm_act_forward_eval)(xc, g, b, rm, rv, eps, rc, relu, y);
+      });
   record_if_needed("batch_norm_add_relu", {&x, &gamma, &beta, &residual}, {&y}, [&] {
     // The output is saved only for the ReLU's mask.
     return [sx = SavedTensor(xc), sy = relu ? SavedTensor(y) : SavedTensor(), sg = SavedTensor(g), mean, invstd,
