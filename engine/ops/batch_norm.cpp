@@ -60,7 +60,7 @@ Tensor batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tens
   const Tensor xc = x.contiguous().detach();
   const Tensor g = gamma.defined() ? gamma.detach() : Tensor(), b = beta.defined() ? beta.detach() : Tensor();
   Tensor y = Tensor::empty(x.sizes(), options_of(x));
-  const auto [mean, invstd] = forward_with_statistics(
+  const Statistics st = forward_with_statistics(
       x, running_mean, running_var, training, eps, any_requires_grad({&x, &gamma, &beta}),
       [&](Tensor& rm, Tensor& rv, Tensor& m, Tensor& is) {
         DISMAX_KERNEL(x.device(), batch_norm_forward_train)(xc, g, b, rm, rv, momentum, eps, y, m, is);
@@ -68,6 +68,7 @@ Tensor batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tens
       [&](const Tensor& rm, const Tensor& rv) {
         DISMAX_KERNEL(x.device(), batch_norm_forward_eval)(xc, g, b, rm, rv, eps, y);
       });
+  const Tensor mean = st.mean, invstd = st.invstd;
   record_if_needed("batch_norm", {&x, &gamma, &beta}, {&y}, [&] {
     return [sx = SavedTensor(xc), sg = SavedTensor(g), mean, invstd, training](const std::vector<Tensor>& grads,
                                                                                 const Node& self) {
@@ -96,7 +97,7 @@ Tensor batch_norm_add_relu(const Tensor& x, const Tensor& gamma, const Tensor& b
   const Tensor rc = residual.defined() ? residual.contiguous().detach() : Tensor();
   const Tensor g = gamma.defined() ? gamma.detach() : Tensor(), b = beta.defined() ? beta.detach() : Tensor();
   Tensor y = Tensor::empty(x.sizes(), options_of(x));
-  const auto [mean, invstd] = forward_with_statistics(
+  const Statistics st = forward_with_statistics(
       x, running_mean, running_var, training, eps, any_requires_grad({&x, &gamma, &beta, &residual}),
       [&](Tensor& rm, Tensor& rv, Tensor& m, Tensor& is) {
         DISMAX_KERNEL(x.device(), batch_norm_act_forward_train)(xc, g, b, rm, rv, momentum, eps, rc, relu, y, m, is);
@@ -104,6 +105,7 @@ Tensor batch_norm_add_relu(const Tensor& x, const Tensor& gamma, const Tensor& b
       [&](const Tensor& rm, const Tensor& rv) {
         DISMAX_KERNEL(x.device(), batch_norm_act_forward_eval)(xc, g, b, rm, rv, eps, rc, relu, y);
       });
+  const Tensor mean = st.mean, invstd = st.invstd;
   record_if_needed("batch_norm_add_relu", {&x, &gamma, &beta, &residual}, {&y}, [&] {
     // The output is saved only for the ReLU's mask.
     return [sx = SavedTensor(xc), sy = relu ? SavedTensor(y) : SavedTensor(), sg = SavedTensor(g), mean, invstd,
